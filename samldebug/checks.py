@@ -1,0 +1,415 @@
+"""One small function per check: Context → findings. A plain list, run in order; no plugin system.
+
+Checks read the trusted values when a signature verified, else the unverified ones (the verdict banner and
+the signature findings already say that those are unproven). Every finding quotes expected and actual.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from urllib.parse import urlsplit
+
+from lxml import etree
+
+from .catalog import finding
+from .config import Settings
+from .model import Finding, Severity, SignatureResult, SignatureStatus, Values
+from .saml import NS, SUCCESS, has_comment, main_assertion
+
+BEARER = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
+BASIC_CONFIG = "Entra admin center → Enterprise applications → your app → Single sign-on → Basic SAML Configuration"
+
+
+@dataclass(frozen=True)
+class Context:
+    kind: str
+    root: etree._Element
+    values: Values  # trusted when a signature verified, else unverified
+    trusted: bool
+    settings: Settings
+    now: datetime
+    signature: SignatureResult | None
+
+    @property
+    def skew(self) -> timedelta:
+        return timedelta(seconds=self.settings.skew)
+
+
+_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})?$")
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """xs:dateTime as SAML uses it; fractions beyond microseconds (ADFS writes 7 digits) are cut."""
+    if not value:
+        return None
+    m = _TIME.match(value.strip())
+    if not m:
+        return None
+    base, frac, tz = m.groups()
+    text = base + ((frac or "")[:7]) + ("+00:00" if tz in (None, "Z") else tz)
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return dt.astimezone(timezone.utc)
+
+
+def duration(delta: timedelta) -> str:
+    seconds = int(abs(delta.total_seconds()))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{days} d" if days else "", f"{hours} h" if hours else "", f"{minutes} min" if minutes else ""]
+    if not days:
+        parts.append(f"{secs} s" if secs or not any(parts) else "")
+    return " ".join(p for p in parts if p)
+
+
+def iso(dt: datetime) -> str:
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def near_miss(expected: str, actual: str) -> str | None:
+    """Name the small difference between two identifiers / URLs, or None when they differ a lot."""
+    if expected.strip() == actual.strip():
+        return "they differ only in surrounding white space"
+    if expected.rstrip("/") == actual.rstrip("/"):
+        return "they differ only in a trailing slash"
+    if expected.lower() == actual.lower():
+        return "they differ only in upper/lower case (the comparison is case-sensitive)"
+    e, a = urlsplit(expected), urlsplit(actual)
+    if e.netloc and a.netloc:
+        if (e.netloc.lower(), e.path, e.query) == (a.netloc.lower(), a.path, a.query) and e.scheme != a.scheme:
+            return f"they differ only in the scheme ({a.scheme} vs {e.scheme})"
+        if e.hostname == a.hostname and e.path.rstrip("/") == a.path.rstrip("/") and e.port != a.port:
+            return f"they differ only in the port ({a.port or 'default'} vs {e.port or 'default'})"
+        if e.hostname == a.hostname and e.path.rstrip("/").lower() == a.path.rstrip("/").lower():
+            return "they differ only in the case of the path"
+        if e.hostname == a.hostname:
+            return "same host, different path"
+    return None
+
+
+def _mismatch_fix(setting: str, actual: str, expected: str, extra: str = "") -> str:
+    hint = near_miss(expected, actual)
+    text = f"{setting} in Entra is `{actual}`, the SP expects `{expected}`: make them equal"
+    if hint:
+        text += f" ({hint})"
+    return text + (f". {extra}" if extra else ".")
+
+
+Check = Callable[[Context], list[Finding]]
+
+
+def check_kind(ctx: Context) -> list[Finding]:
+    if ctx.kind == "authn_request":
+        v = ctx.values
+        return [
+            finding(
+                "authn_request",
+                actual=f"Issuer {v.issuer!r}, ACS URL {v.acs_url!r}",
+            )
+        ]
+    if ctx.kind == "logout_request":
+        return [finding("logout_message", "This is a LogoutRequest (single logout)", actual=ctx.values.issuer)]
+    if ctx.kind == "logout_response":
+        return [finding("logout_message", "This is a LogoutResponse (single logout)", actual=ctx.values.issuer)]
+    return []
+
+
+def check_status(ctx: Context) -> list[Finding]:
+    v = ctx.values
+    if ctx.kind not in ("response", "logout_response") or v.status_code in (None, SUCCESS):
+        if ctx.kind in ("response", "logout_response") and v.status_code is None:
+            return [finding("missing_status", where="samlp:Status")]
+        return []
+    codes = " / ".join(c.rsplit(":", 1)[-1] for c in (v.status_code, *v.status_sub_codes))
+    message = v.status_message or v.status_detail
+    return [
+        finding(
+            "idp_error_status",
+            f"The IdP answered with an error status: {codes}",
+            expected="urn:oasis:names:tc:SAML:2.0:status:Success",
+            actual=f"{codes}" + (f": {message}" if message else ""),
+            where="samlp:Status",
+        )
+    ]
+
+
+def check_no_assertion(ctx: Context) -> list[Finding]:
+    if ctx.kind != "response" or ctx.values.status_code != SUCCESS:
+        return []
+    if main_assertion(ctx.root) is None and ctx.root.find("saml:EncryptedAssertion", NS) is None:
+        return [finding("no_assertion", where="samlp:Response")]
+    return []
+
+
+def check_issuer(ctx: Context) -> list[Finding]:
+    expected = ctx.settings.idp_entity_id
+    v = ctx.values
+    out = []
+    seen = [("Response Issuer", v.issuer, "saml:Issuer")] if ctx.kind != "assertion" else []
+    seen.append(("Assertion Issuer", v.assertion_issuer, "saml:Assertion/saml:Issuer"))
+    if ctx.kind not in ("response", "assertion"):
+        return []
+    for label, actual, where in seen:
+        if actual is None or expected is None or actual == expected:
+            continue
+        hint = near_miss(expected, actual)
+        out.append(
+            finding(
+                "issuer_mismatch",
+                f"{label} is not the IdP the SP trusts",
+                expected=expected,
+                actual=actual,
+                fix=(
+                    f"The message comes from `{actual}` but the SP is set up for `{expected}`"
+                    + (f" ({hint})" if hint else "")
+                    + ". Give the SP the metadata of the Entra app that actually signs in (tenant ID in "
+                    "https://sts.windows.net/<tenant-id>/), or fix the IdP entity ID in the SP."
+                ),
+                where=where,
+            )
+        )
+    return out
+
+
+def check_audience(ctx: Context) -> list[Finding]:
+    expected = ctx.settings.sp_entity_id
+    v = ctx.values
+    if ctx.kind not in ("response", "assertion") or expected is None or main_assertion(ctx.root) is None:
+        return []
+    if not v.audiences:
+        return [
+            finding(
+                "audience_mismatch",
+                "The assertion names no Audience",
+                expected=expected,
+                actual="no AudienceRestriction",
+                where="saml:Conditions",
+                severity=Severity.WARNING,
+            )
+        ]
+    if expected in v.audiences:
+        return []
+    actual = v.audiences[0]
+    return [
+        finding(
+            "audience_mismatch",
+            expected=expected,
+            actual=", ".join(v.audiences),
+            fix=_mismatch_fix("Identifier (Entity ID)", actual, expected, f"Change it under {BASIC_CONFIG}."),
+            where="saml:Conditions/saml:AudienceRestriction/saml:Audience",
+        )
+    ]
+
+
+def check_recipient(ctx: Context) -> list[Finding]:
+    expected = ctx.settings.acs_url
+    out = []
+    for i, sc in enumerate(ctx.values.subject_confirmations):
+        if sc.recipient is None:
+            continue
+        if expected is not None and sc.recipient != expected:
+            out.append(
+                finding(
+                    "recipient_mismatch",
+                    expected=expected,
+                    actual=sc.recipient,
+                    fix=_mismatch_fix("Reply URL (Assertion Consumer Service URL)", sc.recipient, expected,
+                                      f"Change it under {BASIC_CONFIG}."),
+                    where=f"saml:SubjectConfirmation[{i + 1}]/saml:SubjectConfirmationData/@Recipient",
+                )
+            )
+    return out
+
+
+def check_destination(ctx: Context) -> list[Finding]:
+    expected = ctx.settings.acs_url
+    actual = ctx.values.destination
+    if ctx.kind != "response" or expected is None or actual is None or actual == expected:
+        return []
+    return [
+        finding(
+            "destination_mismatch",
+            expected=expected,
+            actual=actual,
+            fix=_mismatch_fix("Reply URL", actual, expected, f"Change it under {BASIC_CONFIG}."),
+            where="samlp:Response/@Destination",
+        )
+    ]
+
+
+def _window(ctx: Context, not_before: str | None, not_on_or_after: str | None, where: str) -> list[Finding]:
+    out: list[Finding] = []
+    now, skew = ctx.now, ctx.skew
+    nb, na = parse_time(not_before), parse_time(not_on_or_after)
+    for label, raw, parsed in (("NotBefore", not_before, nb), ("NotOnOrAfter", not_on_or_after, na)):
+        if raw and parsed is None:
+            out.append(finding("bad_time_format", actual=f"{label}={raw!r}", where=where))
+    if nb is not None and now < nb - skew:
+        out.append(
+            finding(
+                "not_yet_valid",
+                f"Not yet valid: {where} starts {duration(nb - now)} after the evaluation time",
+                expected=f"now ≥ NotBefore − skew ({iso(nb)} − {ctx.settings.skew} s)",
+                actual=f"now = {iso(now)}, early by {duration(nb - skew - now)} beyond the allowed skew",
+                where=where,
+            )
+        )
+    elif nb is not None and now < nb:
+        out.append(
+            finding(
+                "within_skew",
+                f"{where} is valid only thanks to the clock-skew allowance",
+                expected=f"now ≥ NotBefore ({iso(nb)})",
+                actual=f"now = {iso(now)}, {duration(nb - now)} early (skew {ctx.settings.skew} s)",
+                where=where,
+            )
+        )
+    if na is not None and now >= na + skew:
+        out.append(
+            finding(
+                "expired",
+                f"Expired: {where} ended {duration(now - na)} before the evaluation time",
+                expected=f"now < NotOnOrAfter + skew ({iso(na)} + {ctx.settings.skew} s)",
+                actual=f"now = {iso(now)}, late by {duration(now - na - skew)} beyond the allowed skew",
+                where=where,
+            )
+        )
+    elif na is not None and now >= na:
+        out.append(
+            finding(
+                "within_skew",
+                f"{where} is valid only thanks to the clock-skew allowance",
+                expected=f"now < NotOnOrAfter ({iso(na)})",
+                actual=f"now = {iso(now)}, {duration(now - na)} late (skew {ctx.settings.skew} s)",
+                where=where,
+            )
+        )
+    return out
+
+
+def check_conditions_window(ctx: Context) -> list[Finding]:
+    if ctx.kind not in ("response", "assertion"):
+        return []
+    return _window(ctx, ctx.values.not_before, ctx.values.not_on_or_after, "saml:Conditions")
+
+
+def check_subject_confirmation(ctx: Context) -> list[Finding]:
+    if ctx.kind not in ("response", "assertion") or main_assertion(ctx.root) is None:
+        return []
+    scs = ctx.values.subject_confirmations
+    if not scs:
+        return [finding("no_bearer_confirmation", actual="no SubjectConfirmation", where="saml:Subject")]
+    out: list[Finding] = []
+    bearer = [sc for sc in scs if sc.method == BEARER]
+    if not bearer:
+        out.append(
+            finding(
+                "no_bearer_confirmation",
+                expected=BEARER,
+                actual=", ".join(sc.method or "(no Method)" for sc in scs),
+                where="saml:SubjectConfirmation/@Method",
+            )
+        )
+    for i, sc in enumerate(scs):
+        out += _window(ctx, sc.not_before, sc.not_on_or_after, f"saml:SubjectConfirmation[{i + 1}]/saml:SubjectConfirmationData")
+    return out
+
+
+def check_session(ctx: Context) -> list[Finding]:
+    end = parse_time(ctx.values.session_not_on_or_after)
+    if end is None or ctx.now < end:
+        return []
+    return [
+        finding(
+            "session_expired",
+            expected=f"now < SessionNotOnOrAfter ({iso(end)})",
+            actual=f"now = {iso(ctx.now)}, {duration(ctx.now - end)} later",
+            where="saml:AuthnStatement/@SessionNotOnOrAfter",
+        )
+    ]
+
+
+def check_in_response_to(ctx: Context) -> list[Finding]:
+    if ctx.kind != "response":
+        return []
+    value = ctx.values.in_response_to or next(
+        (sc.in_response_to for sc in ctx.values.subject_confirmations if sc.in_response_to), None
+    )
+    if value is None:
+        return [finding("idp_initiated", actual="no InResponseTo", where="samlp:Response")]
+    return [finding("in_response_to_present", actual=value, where="samlp:Response/@InResponseTo")]
+
+
+def check_encrypted(ctx: Context) -> list[Finding]:
+    enc = ctx.root.find(".//saml:EncryptedAssertion", NS)
+    if enc is None:
+        return []
+    method = enc.find(".//{http://www.w3.org/2001/04/xmlenc#}EncryptionMethod")
+    return [
+        finding(
+            "encrypted",
+            actual=method.get("Algorithm") if method is not None else "EncryptedAssertion",
+            where="saml:EncryptedAssertion",
+        )
+    ]
+
+
+def check_comment_in_nameid(ctx: Context) -> list[Finding]:
+    assertion = main_assertion(ctx.root)
+    name_id = assertion.find("saml:Subject/saml:NameID", NS) if assertion is not None else None
+    if name_id is None and ctx.kind == "logout_request":
+        name_id = ctx.root.find("saml:NameID", NS)
+    if not has_comment(name_id):
+        return []
+    assert name_id is not None
+    first = (name_id.text or "").strip()
+    return [
+        finding(
+            "comment_in_nameid",
+            expected=f"the full value {ctx.values.name_id!r}",
+            actual=f"a comment splits it; naive readers see only {first!r}",
+            where="saml:Subject/saml:NameID",
+        )
+    ]
+
+
+def check_unsigned(ctx: Context) -> list[Finding]:
+    sig = ctx.signature
+    if sig is None or ctx.kind not in ("response", "assertion"):
+        return []
+    if sig.status is SignatureStatus.UNSIGNED and main_assertion(ctx.root) is not None:
+        return [finding("unsigned_assertion", where="saml:Assertion")]
+    if sig.status is SignatureStatus.VALID and sig.signed_elements == ("response",):
+        return [finding("response_only_signed", where="samlp:Response/ds:Signature")]
+    return []
+
+
+CHECKS: list[Check] = [
+    check_kind,
+    check_status,
+    check_no_assertion,
+    check_unsigned,
+    check_issuer,
+    check_audience,
+    check_recipient,
+    check_destination,
+    check_conditions_window,
+    check_subject_confirmation,
+    check_session,
+    check_in_response_to,
+    check_encrypted,
+    check_comment_in_nameid,
+]
+
+
+def run(ctx: Context) -> list[Finding]:
+    out: list[Finding] = []
+    for check in CHECKS:
+        out.extend(check(ctx))
+    return out

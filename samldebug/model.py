@@ -1,0 +1,198 @@
+"""The report model: frozen dataclasses and enums, no IO.
+
+One `Finding` type is used everywhere. `Report` is what `analyze()` returns and what the JSON schema
+`samldebug.report/1` describes (see `report.py` for the JSON form).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+SCHEMA_ID = "samldebug.report/1"
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """Higher is worse; used to sort findings worst first."""
+        return {"error": 2, "warning": 1, "info": 0}[self.value]
+
+
+class SignatureStatus(str, Enum):
+    VALID = "valid"  # every signature verified against a trust anchor, structure sound
+    INVALID = "invalid"  # a signature failed, or the structure is an attack
+    UNSIGNED = "unsigned"  # no signature at all
+    # A signature is present but no trust anchor (metadata / certificate) was given, so nothing is trusted.
+    # Not in the original three: calling such a message "invalid" would send people chasing a non-problem.
+    UNVERIFIED = "unverified"
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    severity: Severity
+    title: str
+    expected: str | None = None
+    actual: str | None = None
+    fix: str | None = None
+    where: str | None = None
+    message: int | None = None  # index into Report.messages; None for input-level findings
+
+    def at(self, message: int) -> Finding:
+        return Finding(
+            self.code, self.severity, self.title, self.expected, self.actual, self.fix, self.where, message
+        )
+
+
+class AnalysisStop(Exception):
+    """Raised by a step that cannot go on; carries the finding that explains why."""
+
+    def __init__(self, finding: Finding) -> None:
+        super().__init__(finding.title)
+        self.finding = finding
+
+
+@dataclass(frozen=True)
+class CertInfo:
+    subject: str
+    issuer: str
+    serial: str
+    not_before: str  # ISO 8601 UTC
+    not_after: str
+    key_type: str
+    key_size: int | None
+    sha1: str  # hex upper case, as the Entra portal shows thumbprints
+    sha256: str
+    source: str  # where this certificate came from, e.g. "metadata signing cert #2" or "--cert idp.pem"
+    days_left: int | None = None  # at the evaluation time
+
+
+@dataclass(frozen=True)
+class SignatureInfo:
+    """One ds:Signature element and what became of it."""
+
+    where: str  # XPath of the Signature element
+    on: str  # what carries it: "response", "assertion", "request", ... or "unexpected"
+    reference_uri: str | None
+    signature_method: str | None
+    digest_method: str | None
+    canonicalization: str | None
+    transforms: tuple[str, ...]
+    verified: bool
+    key: CertInfo | None  # the anchor that verified it
+    embedded_cert: CertInfo | None  # the certificate in ds:KeyInfo (never trusted; compared only)
+    error: str | None  # why it did not verify
+
+
+@dataclass(frozen=True)
+class SignatureResult:
+    status: SignatureStatus
+    signed_elements: tuple[str, ...]  # "response" and/or "assertion" (what carries a verified signature)
+    covers: str | None  # XPath of the widest element the verified signatures cover
+    key: CertInfo | None  # the verifying key (first verified signature)
+    signatures: tuple[SignatureInfo, ...]
+    attack: bool  # a wrapping / transform / HMAC / key trick was found
+    anchors: tuple[CertInfo, ...]  # the trust anchors the message was checked against
+
+
+@dataclass(frozen=True)
+class Attribute:
+    name: str
+    friendly_name: str | None
+    name_format: str | None
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SubjectConfirmation:
+    method: str | None
+    recipient: str | None
+    not_before: str | None
+    not_on_or_after: str | None
+    in_response_to: str | None
+    address: str | None
+
+
+@dataclass(frozen=True)
+class Values:
+    """What a message says. The same shape serves `trusted` (read only from signed content) and
+    `unverified` (read from the message as received)."""
+
+    id: str | None = None
+    issue_instant: str | None = None
+    issuer: str | None = None
+    destination: str | None = None
+    in_response_to: str | None = None
+    status_code: str | None = None
+    status_sub_codes: tuple[str, ...] = ()
+    status_message: str | None = None
+    status_detail: str | None = None
+    assertion_id: str | None = None
+    assertion_issuer: str | None = None
+    name_id: str | None = None
+    name_id_format: str | None = None
+    name_id_name_qualifier: str | None = None
+    name_id_sp_name_qualifier: str | None = None
+    subject_confirmations: tuple[SubjectConfirmation, ...] = ()
+    not_before: str | None = None
+    not_on_or_after: str | None = None
+    audiences: tuple[str, ...] = ()
+    authn_instant: str | None = None
+    session_index: str | None = None
+    session_not_on_or_after: str | None = None
+    authn_context_class: str | None = None
+    attributes: tuple[Attribute, ...] = ()
+    # requests (AuthnRequest / LogoutRequest)
+    acs_url: str | None = None
+    protocol_binding: str | None = None
+    name_id_policy_format: str | None = None
+    force_authn: str | None = None
+    is_passive: str | None = None
+    requested_authn_contexts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Message:
+    index: int
+    kind: str  # response, assertion, authn_request, logout_request, logout_response, metadata, unknown
+    root: str  # Clark name of the root element
+    signature: SignatureResult | None
+    trusted: Values | None  # None unless a signature verified against an anchor and the structure is sound
+    unverified: Values
+    xml: str  # the decoded XML exactly as received (text)
+    source: str = "input"  # where it came from: "input", a HAR entry, ...
+    evaluated_at: str | None = None  # the instant time checks used (ISO 8601 UTC)
+    extra: dict[str, Any] = field(default_factory=dict)  # kind-specific facts (e.g. metadata summary)
+
+
+@dataclass(frozen=True)
+class InputInfo:
+    size: int
+    steps: tuple[str, ...]  # e.g. ("url-decoded", "base64", "inflated")
+    parameter: str | None = None  # SAMLResponse / SAMLRequest when the input named one
+    relay_state: str | None = None
+    binding: str | None = None  # "redirect" | "post" when known
+    sig_alg: str | None = None
+
+
+@dataclass(frozen=True)
+class Report:
+    input: InputInfo
+    messages: tuple[Message, ...]
+    findings: tuple[Finding, ...]  # worst first
+    now: str  # the evaluation instant (ISO 8601 UTC)
+    skew: int  # seconds
+    schema: str = SCHEMA_ID
+
+    @property
+    def worst(self) -> Severity | None:
+        return max((f.severity for f in self.findings), key=lambda s: s.rank, default=None)
+
+    def has(self, code: str) -> bool:
+        return any(f.code == code for f in self.findings)

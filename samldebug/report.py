@@ -1,0 +1,133 @@
+"""Report ↔ JSON (schema samldebug.report/1) and the plain-text rendering (CLI, ticket paste)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from enum import Enum
+from typing import Any
+
+from .catalog import entry
+from .model import Finding, Message, Report, Severity, SignatureStatus
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def verdict(report: Report) -> dict[str, Any]:
+    """The banner: one line a support engineer reads first."""
+    codes = {f.code for f in report.findings}
+    attack = any(entry(c).attack for c in codes) or any(
+        m.signature is not None and m.signature.attack for m in report.messages
+    )
+    statuses = [m.signature.status.value for m in report.messages if m.signature is not None]
+    signature = statuses[0] if statuses else None
+    expired = bool(codes & {"expired", "not_yet_valid"})
+    worst = report.worst
+    if not report.messages:
+        headline = next((f.title for f in report.findings), "Nothing to analyse")
+    elif attack:
+        headline = "Attack detected: this message must be rejected"
+    elif signature == SignatureStatus.INVALID.value:
+        headline = "Signature invalid"
+    elif worst is Severity.ERROR:
+        headline = "Signature " + (signature or "n/a") + ", but the SP will reject this message"
+    elif signature == SignatureStatus.VALID.value:
+        headline = "Signature valid; no blocking problem found"
+    else:
+        headline = "Signature " + (signature or "n/a")
+    return {
+        "headline": headline,
+        "signature": signature,
+        "attack": attack,
+        "expired": expired,
+        "worst": worst.value if worst else None,
+        "counts": {s.value: sum(1 for f in report.findings if f.severity is s) for s in Severity},
+    }
+
+
+def _message_json(m: Message) -> dict[str, Any]:
+    out: dict[str, Any] = _plain(m)
+    out["trusted"] = _plain(m.trusted) if m.trusted is not None else None
+    return out
+
+
+def to_json(report: Report) -> dict[str, Any]:
+    return {
+        "schema": report.schema,
+        "now": report.now,
+        "skew": report.skew,
+        "verdict": verdict(report),
+        "input": _plain(report.input),
+        "messages": [_message_json(m) for m in report.messages],
+        "findings": [_plain(f) for f in report.findings],
+    }
+
+
+def dumps(report: Report, indent: int | None = 2) -> str:
+    return json.dumps(to_json(report), indent=indent, ensure_ascii=False)
+
+
+# -- text ---------------------------------------------------------------------------------------------
+
+_COLOURS = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+
+
+def _style(text: str, colour: bool, **kw: Any) -> str:
+    if not colour:
+        return text
+    import click
+
+    return click.style(text, **kw)
+
+
+def _finding_lines(f: Finding, colour: bool) -> list[str]:
+    tag = _style(f"{f.severity.value.upper():7}", colour, fg=_COLOURS[f.severity], bold=True)
+    lines = [f"{tag} [{f.code}] {f.title}"]
+    for label, value in (("expected", f.expected), ("actual", f.actual), ("where", f.where), ("fix", f.fix)):
+        if value:
+            lines.append(f"        {label + ':':9} {value}")
+    return lines
+
+
+def to_text(report: Report, colour: bool = False) -> str:
+    v = verdict(report)
+    lines = [_style(v["headline"], colour, bold=True)]
+    lines.append(
+        f"evaluated at {report.now} (skew {report.skew} s); decoding: {' → '.join(report.input.steps) or 'none'}"
+    )
+    lines.append("")
+    if report.findings:
+        lines.append("Findings (worst first)")
+        for f in report.findings:
+            lines += _finding_lines(f, colour)
+    else:
+        lines.append("No findings.")
+    for m in report.messages:
+        lines.append("")
+        lines.append(f"Message {m.index + 1}: {m.kind}")
+        if m.signature is not None:
+            s = m.signature
+            signed = ", ".join(s.signed_elements) or "nothing verified"
+            lines.append(f"  signature: {s.status.value} ({signed})")
+            if s.key is not None:
+                lines.append(f"  verified by: {s.key.source}, SHA-1 {s.key.sha1}, {s.key.subject}")
+        values, label = (m.trusted, "trusted") if m.trusted is not None else (m.unverified, "UNVERIFIED")
+        for name in ("issuer", "name_id", "name_id_format", "destination", "in_response_to", "not_before", "not_on_or_after"):
+            value = getattr(values, name)
+            if value:
+                lines.append(f"  {name:16} {value}   [{label}]")
+        if values.audiences:
+            lines.append(f"  {'audience':16} {', '.join(values.audiences)}   [{label}]")
+        for a in values.attributes:
+            lines.append(f"  attribute        {a.friendly_name or a.name} = {', '.join(a.values)}   [{label}]")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,139 @@
+"""The only place that parses XML.
+
+The defusedxml rules, applied to lxml: no DTD at all (SAML forbids them), no entity resolution, no network,
+no external files, bounded size, depth and width. A DOCTYPE is classified (external reference → `xxe_blocked`,
+internal entities → `entity_expansion_blocked`, anything else → `dtd_forbidden`) and the document is refused
+before any of it is used. Nothing read from a file or URL can reach the output, because nothing is ever read.
+"""
+
+from __future__ import annotations
+
+import re
+
+from lxml import etree
+
+from .catalog import finding
+from .config import Limits
+from .model import AnalysisStop
+
+_DOCTYPE = re.compile(rb"<!DOCTYPE", re.I)
+_EXTERNAL = re.compile(rb"\b(SYSTEM|PUBLIC)\b")
+_ENTITY = re.compile(rb"<!ENTITY", re.I)
+_SYSTEM_ID = re.compile(rb"""(?:SYSTEM|PUBLIC)\s+(?:"[^"]*"\s+)?["']([^"']{0,120})""")
+
+
+def make_parser() -> etree.XMLParser:
+    """A fresh hardened parser (lxml parsers must not be shared between threads)."""
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=False,  # comments matter: comment injection must be seen
+        remove_pis=False,
+        strip_cdata=False,
+    )
+
+
+def _refuse_doctype(text: bytes) -> AnalysisStop:
+    doctype = text[: 64 * 1024]
+    external = _EXTERNAL.search(doctype)
+    has_entity = _ENTITY.search(doctype) is not None
+    if external:
+        m = _SYSTEM_ID.search(doctype)
+        ref = m.group(1).decode("utf-8", "replace") if m else "an external identifier"
+        return AnalysisStop(
+            finding(
+                "xxe_blocked",
+                "The XML declares a DOCTYPE with an external reference (XXE): refused, nothing was loaded",
+                expected="no DOCTYPE (SAML messages must not contain one)",
+                actual=f"DOCTYPE referencing {ref!r}",
+            )
+        )
+    if has_entity:
+        return AnalysisStop(
+            finding(
+                "entity_expansion_blocked",
+                "The XML defines entities in a DOCTYPE (entity expansion, e.g. billion laughs): refused",
+                expected="no DOCTYPE (SAML messages must not contain one)",
+                actual="DOCTYPE with <!ENTITY …> definitions",
+            )
+        )
+    return AnalysisStop(
+        finding(
+            "dtd_forbidden",
+            "The XML carries a DOCTYPE, which SAML forbids: refused",
+            expected="no DOCTYPE",
+            actual="<!DOCTYPE …>",
+        )
+    )
+
+
+def parse(xml: bytes, limits: Limits) -> etree._Element:
+    """Parse one message. Raises AnalysisStop with the finding that explains a refusal."""
+    if len(xml) > limits.max_xml_bytes:  # decode checks this too; keep the parser safe on its own
+        raise AnalysisStop(finding("oversized_input", "The XML is larger than the limit"))
+    if _DOCTYPE.search(xml[: 64 * 1024]):
+        raise _refuse_doctype(xml)
+    try:
+        root = etree.fromstring(xml, parser=make_parser())
+    except etree.XMLSyntaxError as e:
+        raise AnalysisStop(
+            finding(
+                "malformed_xml",
+                "The XML is not well-formed",
+                actual=f"{e.msg} (line {e.lineno}, column {e.offset})" if e.lineno else str(e.msg),
+            )
+        ) from None
+    if root is None:
+        raise AnalysisStop(finding("malformed_xml", "The XML has no root element"))
+    docinfo = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None or docinfo.system_url:
+        # A DOCTYPE the byte scan could not see (e.g. UTF-16 text).
+        dtd = (docinfo.doctype or "").encode()
+        if docinfo.system_url or docinfo.public_id:
+            dtd += b" SYSTEM '" + (docinfo.system_url or docinfo.public_id or "").encode() + b"'"
+        if docinfo.internalDTD is not None and list(docinfo.internalDTD.iterentities()):
+            dtd += b" <!ENTITY"
+        raise _refuse_doctype(dtd)
+    check_shape(root, limits)
+    return root
+
+
+def check_shape(root: etree._Element, limits: Limits) -> None:
+    depth = 0
+    count = 0
+    for event, el in etree.iterwalk(root, events=("start", "end")):
+        if event == "end":
+            depth -= 1
+            continue
+        depth += 1
+        count += 1
+        if isinstance(el.tag, str) and len(el.attrib) > limits.max_attributes_per_element:
+            raise AnalysisStop(
+                finding(
+                    "oversized_input",
+                    "An element carries more attributes than the limit",
+                    expected=f"at most {limits.max_attributes_per_element}",
+                    actual=str(len(el.attrib)),
+                )
+            )
+        if depth > limits.max_depth:
+            raise AnalysisStop(
+                finding(
+                    "oversized_input",
+                    "The XML nests deeper than the limit",
+                    expected=f"at most {limits.max_depth} levels",
+                    actual=f"more than {limits.max_depth}",
+                )
+            )
+        if count > limits.max_elements:
+            raise AnalysisStop(
+                finding(
+                    "oversized_input",
+                    "The XML has more elements than the limit",
+                    expected=f"at most {limits.max_elements}",
+                    actual=f"more than {limits.max_elements}",
+                )
+            )
