@@ -40,19 +40,21 @@ class Decoded:
     findings: tuple[Finding, ...] = ()
 
 
-def _mib(n: int) -> str:
+def mib(n: int) -> str:
     return f"{n / 1048576:.1f} MiB" if n >= 1048576 else f"{n / 1024:.0f} KiB"
 
 
-def _oversized(what: str, size: str, cap: int) -> AnalysisStop:
-    return AnalysisStop(
-        finding(
-            "oversized_input",
-            f"The {what} is larger than the limit, so nothing was decoded",
-            expected=f"at most {_mib(cap)}",
-            actual=size,
-        )
+def oversized(what: str, size: str, cap: int) -> Finding:
+    return finding(
+        "oversized_input",
+        f"The {what} is larger than the limit, so nothing was decoded",
+        expected=f"at most {mib(cap)}",
+        actual=size,
     )
+
+
+def _oversized(what: str, size: str, cap: int) -> AnalysisStop:
+    return AnalysisStop(oversized(what, size, cap))
 
 
 def looks_like_xml(data: bytes) -> bool:
@@ -105,7 +107,7 @@ def inflate(data: bytes, cap: int) -> bytes:
             last = e
             continue
         if len(out) > cap:
-            raise _oversized("inflated message", f"more than {_mib(cap)} (compression bomb?)", cap)
+            raise _oversized("inflated message", f"more than {mib(cap)} (compression bomb?)", cap)
         return out
     raise ValueError(f"not DEFLATE data ({last})")
 
@@ -116,7 +118,7 @@ def _params(text: str) -> dict[str, str]:
 
 def decode(raw: bytes, limits: Limits) -> Decoded:
     if len(raw) > limits.max_input_bytes:
-        raise _oversized("input", _mib(len(raw)), limits.max_input_bytes)
+        raise _oversized("input", mib(len(raw)), limits.max_input_bytes)
     text = _unquote_wrapping(raw)
     if not text:
         raise AnalysisStop(finding("not_saml", "The input is empty", expected="a SAML message", actual="nothing"))
@@ -223,5 +225,5 @@ def _describe_bytes(data: bytes) -> str:
 
 def _finish(xml: bytes, steps: tuple[str, ...], limits: Limits, **kw: object) -> Decoded:
     if len(xml) > limits.max_xml_bytes:
-        raise _oversized("decoded XML", _mib(len(xml)), limits.max_xml_bytes)
+        raise _oversized("decoded XML", mib(len(xml)), limits.max_xml_bytes)
     return Decoded(xml=xml, steps=steps, **kw)  # type: ignore[arg-type]

@@ -107,12 +107,24 @@ def analyze_xml(xml: bytes, settings: Settings, now: datetime, index: int = 0, s
     return msg, found
 
 
-def analyze(data: bytes | str, settings: Settings | None = None, *, now: datetime) -> Report:
+def stopped(stop: Finding, size: int, settings: Settings, now: datetime) -> Report:
+    """A report for an input refused before decoding (e.g. too large to read)."""
+    return Report(InputInfo(size=size, steps=()), (), (stop,), checks.iso(now), settings.skew)
+
+
+def analyze(
+    data: bytes | str,
+    settings: Settings | None = None,
+    *,
+    now: datetime,
+    notes: tuple[Finding, ...] = (),
+) -> Report:
+    """`notes`: findings about the trust sources (metadata, certificates) to show with the report."""
     settings = settings or Settings()
     raw = data.encode("utf-8", "replace") if isinstance(data, str) else data
     decoded: Decoded | None = None
     messages: list[Message] = []
-    found: list[Finding] = []
+    found: list[Finding] = list(notes)
     try:
         decoded = decode(raw, settings.limits)
         found.extend(decoded.findings)

@@ -36,7 +36,8 @@ def verdict(report: Report) -> dict[str, Any]:
     if not report.messages:
         headline = next((f.title for f in report.findings), "Nothing to analyse")
     elif attack:
-        headline = "Attack detected: this message must be rejected"
+        first = next((f for f in report.findings if entry(f.code).attack), None)
+        headline = "Attack detected: " + (first.title if first else "this message must be rejected")
     elif signature == SignatureStatus.INVALID.value:
         headline = "Signature invalid"
     elif worst is Severity.ERROR:

@@ -112,15 +112,16 @@ def _in_encrypted(el: etree._Element) -> bool:
 
 
 def _location(root: etree._Element, parent: etree._Element) -> str:
-    """An index path from root to parent, usable as signxml's `location` (ElementPath)."""
+    """A path from root to parent, usable as signxml's `location` (ElementPath: an index counts only
+    siblings with the same tag, so each step names its tag)."""
     steps: list[str] = []
     node = parent
     while node is not root:
         up = node.getparent()
         if up is None:
             break
-        index = [c for c in up if isinstance(c.tag, str)].index(node) + 1
-        steps.append(f"*[{index}]")
+        same = [c for c in up if c.tag == node.tag]
+        steps.append(f"{node.tag}[{same.index(node) + 1}]")
         node = up
     return "./" + "".join(f"{s}/" for s in reversed(steps))
 
@@ -417,6 +418,10 @@ def verify(
                 break
             else:
                 s.outcome = "value"
+                if s.embedded is not None and any(_same_cert(a.cert, s.embedded) for a in anchors):
+                    # The message names a trusted certificate and that key fails: not a wrong key, the
+                    # signed SignedInfo bytes changed (typically a pretty-printed copy).
+                    s.outcome = "signedinfo"
         # Diagnosis with the message's own key: never trusted, but it tells tampering from a wrong key.
         if s.outcome in (None, "value") and (s.embedded is not None or s.has_key_value):
             d_outcome, d_error, _ = _attempt(xml, s, s.embedded, now)
@@ -466,7 +471,20 @@ def verify(
                         where=where,
                     )
                 )
-        if s.outcome in ("digest", "value+digest"):
+        if s.outcome == "signedinfo":
+            reformatted = _looks_reformatted(s.el)
+            out.append(
+                finding(
+                    "digest_mismatch",
+                    "SignedInfo changed after signing: the trusted certificate no longer verifies it"
+                    + (" (the XML looks pretty-printed or re-encoded: paste the original bytes)" if reformatted else ""),
+                    expected="the SignedInfo bytes the IdP signed",
+                    actual=(s.error or "signature value mismatch")
+                    + "; the certificate in KeyInfo is the trusted one, so the key is right",
+                    where=where,
+                )
+            )
+        elif s.outcome in ("digest", "value+digest"):
             reformatted = _looks_reformatted(s.el)
             out.append(
                 finding(
@@ -500,7 +518,8 @@ def verify(
                     where=where,
                 )
             )
-        elif s.outcome == "malformed":
+        elif s.outcome == "malformed" and s.structural_ok:
+            # (for a wrapped signature the xsw finding already says what is wrong)
             out.append(finding("malformed_signature", actual=s.error, where=where))
         elif s.outcome == "self":
             out.append(
