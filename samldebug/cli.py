@@ -56,7 +56,11 @@ def _read_input(source: str, cap: int) -> tuple[bytes, int | None]:
     if source == "-":
         return read_bounded(sys.stdin.buffer, cap), None
     path = Path(source)
-    if path.is_file():
+    try:
+        is_file = len(source) < 4096 and path.is_file()
+    except OSError:  # e.g. "file name too long": it is pasted text
+        is_file = False
+    if is_file:
         size = path.stat().st_size
         with path.open("rb") as fh:
             return read_bounded(fh, cap), size

@@ -1,0 +1,147 @@
+"""Each check: expected beside actual, the fix names the setting and the near miss."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from conftest import codes, entra_settings, run
+from factory import T0, ResponseSpec, build_response, signed_response, to_bytes
+
+from samldebug.checks import duration, near_miss, parse_time
+
+END = T0 + timedelta(hours=1)  # NotOnOrAfter of the default fixture
+START = T0 - timedelta(minutes=5)  # NotBefore
+
+
+def one(report, code):  # type: ignore[no-untyped-def]
+    found = [f for f in report.findings if f.code == code]
+    assert found, (code, [f.code for f in report.findings])
+    return found[0]
+
+
+def test_clean_response_has_no_error_or_warning() -> None:
+    report = run(signed_response())
+    assert {f.severity.value for f in report.findings} <= {"info"}, report.findings
+
+
+@pytest.mark.parametrize(
+    "expected, audience, hint",
+    [
+        ("https://sp.example.com/saml/metadata", "https://sp.example.com/saml/metadata/", "trailing slash"),
+        ("https://sp.example.com/saml/metadata", "https://SP.example.com/saml/Metadata", "case"),
+        ("https://sp.example.com/saml/metadata", "http://sp.example.com/saml/metadata", "scheme"),
+        ("https://sp.example.com/saml/metadata", "https://sp.example.com:8443/saml/metadata", "port"),
+        ("https://sp.example.com/saml/metadata", "urn:other", None),
+    ],
+)
+def test_audience_mismatch_names_the_near_miss(expected: str, audience: str, hint: str | None) -> None:
+    report = run(signed_response(spec=ResponseSpec(audience=audience)), entra_settings(sp_entity_id=expected))
+    f = one(report, "audience_mismatch")
+    assert f.severity.value == "error"
+    assert f.expected == expected and f.actual == audience
+    assert f"`{audience}`" in f.fix and f"`{expected}`" in f.fix and "Identifier (Entity ID)" in f.fix
+    if hint:
+        assert hint in f.fix
+    assert "attack" not in f.title.lower()
+
+
+def test_audience_trailing_slash_is_mismatch() -> None:
+    report = run(signed_response(spec=ResponseSpec(audience="https://sp.example.com/saml/metadata/")))
+    assert "audience_mismatch" in codes(report)
+
+
+def test_recipient_and_destination_mismatch() -> None:
+    spec = ResponseSpec(recipient="https://sp.example.com/saml/acs/", destination="https://sp.example.com/acs")
+    report = run(signed_response("response", spec=spec))
+    r = one(report, "recipient_mismatch")
+    assert "trailing slash" in r.fix and "Reply URL" in r.fix
+    d = one(report, "destination_mismatch")
+    assert d.actual == "https://sp.example.com/acs" and d.expected == "https://sp.example.com/saml/acs"
+
+
+def test_issuer_mismatch_other_tenant() -> None:
+    spec = ResponseSpec(issuer="https://sts.windows.net/00000000-0000-0000-0000-000000000000/")
+    report = run(signed_response(spec=spec))
+    f = one(report, "issuer_mismatch")
+    assert "00000000" in f.actual
+
+
+@pytest.mark.parametrize(
+    "offset, code",
+    [
+        (timedelta(seconds=179), "within_skew"),
+        (timedelta(seconds=180), "expired"),
+        (timedelta(seconds=-1), None),
+    ],
+)
+def test_not_on_or_after_skew_boundary(offset: timedelta, code: str | None) -> None:
+    report = run(signed_response(), now=END + offset)
+    found = codes(report)
+    assert ("expired" in found) == (code == "expired")
+    if code == "within_skew":
+        assert "within_skew" in found
+    if code is None:
+        assert not found & {"expired", "within_skew"}
+
+
+@pytest.mark.parametrize(
+    "offset, code",
+    [(timedelta(seconds=-180), "within_skew"), (timedelta(seconds=-181), "not_yet_valid"), (timedelta(0), None)],
+)
+def test_not_before_skew_boundary(offset: timedelta, code: str | None) -> None:
+    report = run(signed_response(), now=START + offset)
+    found = codes(report)
+    assert ("not_yet_valid" in found) == (code == "not_yet_valid")
+    if code == "within_skew":
+        assert "within_skew" in found
+
+
+def test_expired_says_by_how_much() -> None:
+    report = run(signed_response(), now=END + timedelta(hours=2, minutes=3))
+    f = one(report, "expired")
+    assert "2 h 3 min" in f.title
+    assert "2 h" in f.actual
+
+
+def test_skew_setting_is_used() -> None:
+    report = run(signed_response(), entra_settings(skew=0), now=END)
+    assert "expired" in codes(report)
+
+
+def test_error_status_with_nested_code() -> None:
+    spec = ResponseSpec(
+        status="urn:oasis:names:tc:SAML:2.0:status:Requester",
+        sub_status="urn:oasis:names:tc:SAML:2.0:status:RequestUnsupported",
+        status_message="AADSTS50105: The signed in user is not assigned to a role for the application.",
+        with_assertion=False,
+    )
+    report = run(to_bytes(build_response(spec)))
+    f = one(report, "idp_error_status")
+    assert "Requester / RequestUnsupported" in f.actual and "AADSTS50105" in f.actual
+    assert "no_assertion" not in codes(report) and "unsigned_assertion" not in codes(report)
+
+
+def test_success_without_assertion() -> None:
+    report = run(to_bytes(build_response(ResponseSpec(with_assertion=False))))
+    assert "no_assertion" in codes(report)
+
+
+def test_idp_initiated_and_in_response_to() -> None:
+    assert "idp_initiated" in codes(run(signed_response(spec=ResponseSpec(in_response_to=None))))
+    f = one(run(signed_response()), "in_response_to_present")
+    assert f.severity.value == "info" and f.actual.startswith("id-")
+
+
+def test_worst_first_ordering() -> None:
+    report = run(signed_response(spec=ResponseSpec(audience="urn:x")), now=END + timedelta(days=1))
+    ranks = [f.severity.rank for f in report.findings]
+    assert ranks == sorted(ranks, reverse=True)
+
+
+def test_helpers() -> None:
+    assert near_miss("https://a/x", "https://a/x/") == "they differ only in a trailing slash"
+    assert parse_time("2011-06-22T12:30:22.1234567Z") is not None  # ADFS: 7 fraction digits
+    assert parse_time("yesterday") is None
+    assert duration(timedelta(seconds=59)) == "59 s"
+    assert duration(timedelta(days=3, hours=1)) == "3 d 1 h"

@@ -1,0 +1,91 @@
+"""The CLI: same report, exit code by severity, bounded reads."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from click.testing import CliRunner
+from factory import ACS_URL, SP_ENTITY_ID, b64, build_response, idp_key, metadata, signed_response, to_bytes
+
+from samldebug.cli import main
+
+NOW = "2026-03-01T12:01:00Z"
+
+
+def invoke(*args: str, input: bytes | None = None):  # type: ignore[no-untyped-def]
+    return CliRunner().invoke(main, list(args), input=input)
+
+
+def test_valid_response_exits_0_with_metadata(tmp_path: Path) -> None:
+    (tmp_path / "md.xml").write_bytes(metadata())
+    (tmp_path / "resp.b64").write_text(b64(signed_response()))
+    r = invoke("analyze", str(tmp_path / "resp.b64"), "--metadata", str(tmp_path / "md.xml"),
+               "--sp-entity-id", SP_ENTITY_ID, "--acs-url", ACS_URL, "--now", NOW)
+    assert r.exit_code == 0, r.output
+    assert r.output.startswith("Signature valid")
+
+
+def test_json_format_and_cert_flag(tmp_path: Path) -> None:
+    (tmp_path / "idp.pem").write_bytes(idp_key().cert_pem)
+    r = invoke("analyze", "-", "--cert", str(tmp_path / "idp.pem"), "--now", NOW, "--format", "json",
+               input=signed_response())
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    assert doc["schema"] == "samldebug.report/1"
+    assert doc["messages"][0]["signature"]["status"] == "valid"
+    assert doc["messages"][0]["signature"]["key"]["source"] == "--cert idp.pem"
+
+
+def test_error_findings_exit_1() -> None:
+    r = invoke("analyze", "-", "--now", NOW, "--sp-entity-id", "urn:wrong", input=to_bytes(build_response()))
+    assert r.exit_code == 1
+    lines = r.output.splitlines()
+    first = next(i for i, l in enumerate(lines) if l.startswith(("ERROR", "WARNING", "INFO")))
+    assert lines[first].startswith("ERROR")  # worst first
+
+
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
+    assert invoke("analyze", "no-such-file.xml").exit_code == 2
+    assert invoke("analyze", "-", "--now", "yesterday", input=b"x").exit_code == 2
+    assert invoke("analyze", "-", "--cert", str(tmp_path / "missing.pem"), input=b"x").exit_code == 2
+    (tmp_path / "bad.pem").write_text("not a cert")
+    assert invoke("analyze", "-", "--cert", str(tmp_path / "bad.pem"), input=b"x").exit_code == 2
+    assert invoke("bogus").exit_code == 2
+
+
+def test_literal_pasted_text_is_accepted() -> None:
+    r = invoke("analyze", b64(signed_response()), "--now", NOW)
+    assert r.exit_code == 0, r.output
+    assert "unverified" in r.output  # no anchor given
+
+
+def test_20_mib_paste_is_refused_fast_and_bounded(tmp_path: Path) -> None:
+    big = tmp_path / "big.txt"
+    with big.open("wb") as fh:
+        chunk = b"QUFB" * 262144  # 1 MiB of base64
+        for _ in range(20):
+            fh.write(chunk)
+    script = (
+        "import resource, sys, runpy; sys.argv=['samldebug','analyze',sys.argv[1],'--format','json'];"
+        "\ntry: runpy.run_module('samldebug', run_name='__main__')\nexcept SystemExit as e: code=e.code"
+        "\nprint('RSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); sys.exit(code)"
+    )
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, "-c", script, str(big)], capture_output=True, timeout=30)
+    elapsed = time.monotonic() - start
+    assert proc.returncode == 1
+    doc = json.loads(proc.stdout)
+    assert [f["code"] for f in doc["findings"]] == ["oversized_input"]
+    assert doc["findings"][0]["actual"] == "20.0 MiB"
+    assert elapsed < 5  # the acceptance bound is 1 s of work; interpreter start-up is noisy here
+    rss_kb = int(proc.stderr.decode().split("RSS_KB")[1].split()[0])
+    assert rss_kb < 120_000, rss_kb  # never the whole 20 MiB (plus copies) in memory
+
+
+def test_python_m_entry_point() -> None:
+    proc = subprocess.run([sys.executable, "-m", "samldebug", "--help"], capture_output=True, timeout=30)
+    assert proc.returncode == 0 and b"analyze" in proc.stdout

@@ -1,0 +1,113 @@
+"""Hostile XML: refused with the right finding; nothing from a file or URL reaches the output."""
+
+from __future__ import annotations
+
+import base64
+import http.server
+import threading
+from pathlib import Path
+
+import pytest
+from conftest import codes, run
+
+from samldebug.report import dumps, to_text
+
+SECRET = "TOP-SECRET-CONTENT-42"
+
+SAMLP = 'xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol"'
+
+
+@pytest.fixture
+def secret_file(tmp_path: Path) -> Path:
+    p = tmp_path / "secret.txt"
+    p.write_text(SECRET)
+    return p
+
+
+def _no_leak(report) -> None:  # type: ignore[no-untyped-def]
+    assert SECRET not in dumps(report)
+    assert SECRET not in to_text(report)
+
+
+def test_xxe_file_is_blocked(secret_file: Path) -> None:
+    xml = (f'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file://{secret_file}">]>'
+           f'<samlp:Response {SAMLP} ID="a">&x;</samlp:Response>')
+    for form in (xml, base64.b64encode(xml.encode()).decode()):
+        report = run(form)
+        assert "xxe_blocked" in codes(report)
+        assert report.messages == ()
+        _no_leak(report)
+
+
+def test_xxe_utf16_is_blocked(secret_file: Path) -> None:
+    xml = (f'<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE r [<!ENTITY x SYSTEM "file://{secret_file}">]>'
+           f'<samlp:Response {SAMLP} ID="a">&x;</samlp:Response>').encode("utf-16")
+    report = run(xml)
+    assert codes(report) & {"xxe_blocked", "entity_expansion_blocked", "dtd_forbidden"}
+    _no_leak(report)
+
+
+def test_external_dtd_never_fetched() -> None:
+    hits: list[str] = []
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            hits.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b'<!ENTITY x "' + SECRET.encode() + b'">')
+
+        def log_message(self, *a: object) -> None:
+            pass
+
+    srv = http.server.HTTPServer(("127.0.0.1", 0), H)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    try:
+        url = f"http://127.0.0.1:{srv.server_address[1]}/evil.dtd"
+        xml = f'<?xml version="1.0"?><!DOCTYPE r SYSTEM "{url}"><samlp:Response {SAMLP} ID="a"/>'
+        report = run(xml)
+        assert "xxe_blocked" in codes(report)
+        xml2 = f'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY % p SYSTEM "{url}"> %p;]><samlp:Response {SAMLP}/>'
+        report2 = run(xml2)
+        assert "xxe_blocked" in codes(report2)
+    finally:
+        srv.shutdown()
+    assert hits == []
+    _no_leak(report)
+
+
+def test_billion_laughs_is_blocked() -> None:
+    ents = '<!ENTITY a0 "lol">' + "".join(f'<!ENTITY a{i} "&a{i-1};&a{i-1};&a{i-1};&a{i-1};&a{i-1};">' for i in range(1, 12))
+    xml = f'<?xml version="1.0"?><!DOCTYPE r [{ents}]><samlp:Response {SAMLP}>&a11;</samlp:Response>'
+    report = run(xml)
+    assert "entity_expansion_blocked" in codes(report)
+
+
+def test_plain_doctype_is_forbidden() -> None:
+    report = run(f'<!DOCTYPE samlp:Response><samlp:Response {SAMLP}/>')
+    assert "dtd_forbidden" in codes(report)
+
+
+def test_deep_nesting_is_bounded() -> None:
+    xml = f"<samlp:Response {SAMLP}>" + "<a>" * 5000 + "</a>" * 5000 + "</samlp:Response>"
+    report = run(xml)
+    assert codes(report) & {"oversized_input", "malformed_xml"}
+
+
+def test_many_attributes_are_bounded() -> None:
+    attrs = " ".join(f'a{i}="x"' for i in range(5000))
+    report = run(f"<samlp:Response {SAMLP} {attrs}/>")
+    assert "oversized_input" in codes(report)
+
+
+def test_many_elements_are_bounded() -> None:
+    report = run(f"<samlp:Response {SAMLP}>" + "<x/>" * 30000 + "</samlp:Response>")
+    assert "oversized_input" in codes(report)
+
+
+def test_many_signatures_are_bounded() -> None:
+    sig = '<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"/>'
+    report = run(f'<samlp:Response {SAMLP} ID="r">' + sig * 50 + "</samlp:Response>")
+    assert "oversized_input" in codes(report)
+    assert report.messages[0].signature.status.value == "invalid"
