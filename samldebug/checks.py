@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from lxml import etree
@@ -41,6 +42,7 @@ class Context:
 _TIME = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})?$")
 
 
+@lru_cache(maxsize=1024)
 def parse_time(value: str | None) -> datetime | None:
     """xs:dateTime as SAML uses it; fractions beyond microseconds (ADFS writes 7 digits) are cut."""
     if not value:
@@ -54,7 +56,7 @@ def parse_time(value: str | None) -> datetime | None:
         dt = datetime.fromisoformat(text)
     except ValueError:
         return None
-    return dt.astimezone(timezone.utc)
+    return dt.astimezone(UTC)
 
 
 def duration(delta: timedelta) -> str:
@@ -69,7 +71,7 @@ def duration(delta: timedelta) -> str:
 
 
 def iso(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def near_miss(expected: str, actual: str) -> str | None:
@@ -219,8 +221,12 @@ def check_recipient(ctx: Context) -> list[Finding]:
                     "recipient_mismatch",
                     expected=expected,
                     actual=sc.recipient,
-                    fix=_mismatch_fix("Reply URL (Assertion Consumer Service URL)", sc.recipient, expected,
-                                      f"Change it under {BASIC_CONFIG}."),
+                    fix=_mismatch_fix(
+                        "Reply URL (Assertion Consumer Service URL)",
+                        sc.recipient,
+                        expected,
+                        f"Change it under {BASIC_CONFIG}.",
+                    ),
                     where=f"saml:SubjectConfirmation[{i + 1}]/saml:SubjectConfirmationData/@Recipient",
                 )
             )
@@ -317,7 +323,9 @@ def check_subject_confirmation(ctx: Context) -> list[Finding]:
             )
         )
     for i, sc in enumerate(scs):
-        out += _window(ctx, sc.not_before, sc.not_on_or_after, f"saml:SubjectConfirmation[{i + 1}]/saml:SubjectConfirmationData")
+        out += _window(
+            ctx, sc.not_before, sc.not_on_or_after, f"saml:SubjectConfirmation[{i + 1}]/saml:SubjectConfirmationData"
+        )
     return out
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import IntEnum
 from pathlib import Path
 from typing import BinaryIO
@@ -32,7 +32,7 @@ class ExitCode(IntEnum):
 
 def parse_now(value: str | None) -> datetime:
     if value is None:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
     from .checks import parse_time
 
     parsed = parse_time(value)
@@ -42,8 +42,8 @@ def parse_now(value: str | None) -> datetime:
         except ValueError:
             raise click.BadParameter(f"{value!r} is not an ISO 8601 time (e.g. 2026-01-31T12:00:00Z)") from None
         if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+            parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
 
 
 def read_bounded(stream: BinaryIO, cap: int) -> bytes:
@@ -100,7 +100,10 @@ def build_settings(
             raise click.BadParameter(f"cannot read {src}: {e.strerror}", param_hint="--cert") from None
         except CertError as e:
             raise click.BadParameter(f"{src}: {e}", param_hint="--cert") from None
-        anchors.extend(Anchor(c, f"--cert {Path(src).name}" + (f" #{i + 1}" if len(found) > 1 else "")) for i, c in enumerate(found))
+        anchors.extend(
+            Anchor(c, f"--cert {Path(src).name}" + (f" #{i + 1}" if len(found) > 1 else ""))
+            for i, c in enumerate(found)
+        )
     settings = Settings(
         sp_entity_id=sp_entity_id,
         acs_url=acs_url,
@@ -132,7 +135,9 @@ def main() -> None:
 @click.option("--now", "now_text", metavar="ISO8601", help="Evaluate time checks at this instant (default: now).")
 @click.option("--skew", type=click.IntRange(0, 86400), default=180, show_default=True, help="Clock skew, seconds.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("--max-xml-bytes", type=click.IntRange(1024, 64 * 1024 * 1024), default=Limits().max_xml_bytes, show_default=True)
+@click.option(
+    "--max-xml-bytes", type=click.IntRange(1024, 64 * 1024 * 1024), default=Limits().max_xml_bytes, show_default=True
+)
 def analyze_cmd(
     input_: str,
     metadata: tuple[str, ...],

@@ -46,9 +46,7 @@ class IdpInfo:
     source: str
 
     def anchors(self) -> tuple[Anchor, ...]:
-        return tuple(
-            Anchor(c, f"{self.source} signing cert #{i + 1}") for i, c in enumerate(self.signing_certs)
-        )
+        return tuple(Anchor(c, f"{self.source} signing cert #{i + 1}") for i, c in enumerate(self.signing_certs))
 
     def cert_infos(self, now: datetime | None) -> tuple[CertInfo, ...]:
         return tuple(certs.info(a.cert, a.source, now) for a in self.anchors())
@@ -62,7 +60,11 @@ def _certs_under(el: etree._Element) -> list[x509.Certificate]:
         for xc in kd.iterfind(".//ds:X509Certificate", NS):
             try:
                 der = base64.b64decode("".join((xc.text or "").split()))
-                found = certs.load_certs(der) if der.lstrip().startswith(b"-----BEGIN") else [x509.load_der_x509_certificate(der)]
+                found = (
+                    certs.load_certs(der)
+                    if der.lstrip().startswith(b"-----BEGIN")
+                    else [x509.load_der_x509_certificate(der)]
+                )
             except (ValueError, certs.CertError):
                 continue
             for c in found:
@@ -93,9 +95,11 @@ def read(root: etree._Element, source: str) -> IdpInfo:
         for tag in ("SingleSignOnService", "SingleLogoutService"):
             for ep in idp.iterfind(f"md:{tag}", NS):
                 endpoints.append(Endpoint(tag, ep.get("Binding") or "", ep.get("Location") or ""))
-    formats = tuple("".join(f.itertext()).strip() for f in (idp if idp is not None else root).iterfind("md:NameIDFormat", NS))
+    role_el = idp if idp is not None else root
+    formats = tuple("".join(str(t) for t in f.itertext()).strip() for f in role_el.iterfind("md:NameIDFormat", NS))
     claims = tuple(
-        ct.get("Uri") or "" for ct in root.iterfind(".//{http://docs.oasis-open.org/wsfed/authorization/200706}ClaimType")
+        ct.get("Uri") or ""
+        for ct in root.iterfind(".//{http://docs.oasis-open.org/wsfed/authorization/200706}ClaimType")
     )
     role = "idp" if idp is not None else "wsfed" if roles else "sp" if sp is not None else "none"
     return IdpInfo(

@@ -7,13 +7,13 @@ One `Finding` type is used everywhere. `Report` is what `analyze()` returns and 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 SCHEMA_ID = "samldebug.report/1"
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
     INFO = "info"
@@ -24,7 +24,7 @@ class Severity(str, Enum):
         return {"error": 2, "warning": 1, "info": 0}[self.value]
 
 
-class SignatureStatus(str, Enum):
+class SignatureStatus(StrEnum):
     VALID = "valid"  # every signature verified against a trust anchor, structure sound
     INVALID = "invalid"  # a signature failed, or the structure is an attack
     UNSIGNED = "unsigned"  # no signature at all
@@ -45,9 +45,7 @@ class Finding:
     message: int | None = None  # index into Report.messages; None for input-level findings
 
     def at(self, message: int) -> Finding:
-        return Finding(
-            self.code, self.severity, self.title, self.expected, self.actual, self.fix, self.where, message
-        )
+        return Finding(self.code, self.severity, self.title, self.expected, self.actual, self.fix, self.where, message)
 
 
 class AnalysisStop(Exception):

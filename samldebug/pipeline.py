@@ -6,7 +6,6 @@ A step that cannot go on raises AnalysisStop carrying a finding; the report reco
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from datetime import datetime
 
@@ -27,12 +26,9 @@ def _merge(unverified: Values, trusted: Values | None) -> Values:
     """The values checks use: trusted ones where the signed subtree has them, else the message's own."""
     if trusted is None:
         return unverified
-    changes = {}
-    for f in dataclasses.fields(Values):
-        value = getattr(trusted, f.name)
-        if value not in (None, ()):
-            changes[f.name] = value
-    return dataclasses.replace(unverified, **changes)
+    merged = dict(vars(unverified))
+    merged.update((k, v) for k, v in vars(trusted).items() if v is not None and v != ())
+    return Values(**merged)
 
 
 def _input_info(raw: bytes, decoded: Decoded | None) -> InputInfo:
@@ -48,7 +44,9 @@ def _input_info(raw: bytes, decoded: Decoded | None) -> InputInfo:
     )
 
 
-def analyze_xml(xml: bytes, settings: Settings, now: datetime, index: int = 0, source: str = "input") -> tuple[Message | None, list[Finding]]:
+def analyze_xml(
+    xml: bytes, settings: Settings, now: datetime, index: int = 0, source: str = "input"
+) -> tuple[Message | None, list[Finding]]:
     """One decoded message → (Message, findings). Raises AnalysisStop for XML that cannot be used."""
     root = xmlsafe.parse(xml, settings.limits)
     kind = saml.kind_of(root)

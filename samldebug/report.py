@@ -123,7 +123,15 @@ def to_text(report: Report, colour: bool = False) -> str:
             if s.key is not None:
                 lines.append(f"  verified by: {s.key.source}, SHA-1 {s.key.sha1}, {s.key.subject}")
         values, label = (m.trusted, "trusted") if m.trusted is not None else (m.unverified, "UNVERIFIED")
-        for name in ("issuer", "name_id", "name_id_format", "destination", "in_response_to", "not_before", "not_on_or_after"):
+        for name in (
+            "issuer",
+            "name_id",
+            "name_id_format",
+            "destination",
+            "in_response_to",
+            "not_before",
+            "not_on_or_after",
+        ):
             value = getattr(values, name)
             if value:
                 lines.append(f"  {name:16} {value}   [{label}]")

@@ -14,12 +14,18 @@ from the subtree signxml returns as signed (comments excised by c14n).
 from __future__ import annotations
 
 import base64
+import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, cast
 from datetime import datetime
+from functools import lru_cache
 
 import cryptography.exceptions
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from lxml import etree
 from signxml import SignatureConfiguration, XMLVerifier  # type: ignore[attr-defined]
 from signxml.algorithms import DigestAlgorithm, SignatureMethod
@@ -29,8 +35,8 @@ from . import certs
 from .catalog import finding
 from .certs import Anchor
 from .config import Limits
-from .model import CertInfo, Finding, Severity, SignatureInfo, SignatureResult, SignatureStatus, Values
-from .saml import DS, NS, SAML, XENC, kind_of, q, read, xpath_of
+from .model import Finding, Severity, SignatureInfo, SignatureResult, SignatureStatus, Values
+from .saml import ASSERTION, DS, ENCRYPTED_ASSERTION, SAML, XENC, _all, _c, kind_of, q, read, xpath_of
 from .xmlsafe import make_parser
 
 ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
@@ -71,6 +77,16 @@ POLICY = SignatureConfiguration(
 )
 
 ID_ATTRS = ("ID", "Id", "AssertionID")
+_SIGNATURE = f"{{{DS}}}Signature"
+_SIGNED_INFO, _REFERENCE, _SIGNATURE_METHOD = (f"{{{DS}}}{t}" for t in ("SignedInfo", "Reference", "SignatureMethod"))
+_C14N_METHOD, _DIGEST_METHOD = f"{{{DS}}}CanonicalizationMethod", f"{{{DS}}}DigestMethod"
+_TRANSFORMS, _TRANSFORM = f"{{{DS}}}Transforms", f"{{{DS}}}Transform"
+_KEY_INFO, _KEY_VALUE = f"{{{DS}}}KeyInfo", f"{{{DS}}}KeyValue"
+_X509_DATA, _X509_CERT = f"{{{DS}}}X509Data", f"{{{DS}}}X509Certificate"
+_STRUCTURE_XPATH = etree.XPath(
+    "//ds:Signature | //saml:Assertion | //saml:EncryptedAssertion", namespaces={"ds": DS, "saml": SAML}
+)
+_ID_XPATH = etree.XPath("//@ID | //@Id | //@AssertionID")
 
 
 @dataclass
@@ -127,12 +143,20 @@ def _location(root: etree._Element, parent: etree._Element) -> str:
 
 
 def _embedded_cert(sig: etree._Element) -> tuple[x509.Certificate | None, str | None]:
-    el = sig.find("ds:KeyInfo/ds:X509Data/ds:X509Certificate", NS)
+    el = _c(sig, _KEY_INFO, _X509_DATA, _X509_CERT)
     if el is None or not (el.text or "").strip():
         return None, None
+    return _load_embedded("".join((el.text or "").split()))
+
+
+@lru_cache(maxsize=256)
+def _load_embedded(text: str) -> tuple[x509.Certificate | None, str | None]:
+    """Parsed once per distinct certificate (an IdP sends the same one in every message)."""
     try:
-        der = base64.b64decode("".join((el.text or "").split()))
-        found = certs.load_certs(der) if der.lstrip().startswith(b"-----BEGIN") else [x509.load_der_x509_certificate(der)]
+        der = base64.b64decode(text)
+        found = (
+            certs.load_certs(der) if der.lstrip().startswith(b"-----BEGIN") else [x509.load_der_x509_certificate(der)]
+        )
         return found[0], None
     except (ValueError, certs.CertError) as e:
         return None, f"the certificate in KeyInfo does not parse ({e})"
@@ -168,14 +192,71 @@ def _signxml(xml: bytes, location: str, cert: x509.Certificate | None, now: date
             digest_algorithms=POLICY.digest_algorithms,
         )
         result = verifier.verify(xml, parser=make_parser(), expect_config=config)
-    signed = result.signed_xml
+    signed = result.signed_xml if not isinstance(result, list) else None
     if signed is None:
         raise InvalidInput("the signed content is not XML")
-    return signed  # type: ignore[no-any-return]
+    return signed
 
 
-def _attempt(xml: bytes, s: _Sig, cert: x509.Certificate | None, now: datetime) -> tuple[str, str | None, etree._Element | None]:
+class _OutcomeCache:
+    """signxml's verdict is a pure function of (exact bytes, signature location, certificate): the
+    verification instant is clamped into the certificate's validity, so `now` does not change it. Re-analysing
+    the same message (other SP settings, another evaluation time, the same response twice in a capture) reuses
+    the verdict. Bounded in entries and bytes; thread-safe. Trusted values are still read from the signed
+    bytes signxml returned, re-parsed with the hardened parser."""
+
+    def __init__(self, entries: int = 512, max_signed_bytes: int = 64 * 1024) -> None:
+        self._data: OrderedDict[tuple[bytes, str, bytes], tuple[str, str | None, bytes | None]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.entries = entries
+        self.max_signed_bytes = max_signed_bytes
+
+    def get(self, key: tuple[bytes, str, bytes]) -> tuple[str, str | None, bytes | None] | None:
+        with self._lock:
+            value = self._data.get(key)
+            if value is not None:
+                self._data.move_to_end(key)
+            return value
+
+    def put(self, key: tuple[bytes, str, bytes], value: tuple[str, str | None, bytes | None]) -> None:
+        if value[2] is not None and len(value[2]) > self.max_signed_bytes:
+            return
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.entries:
+                self._data.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+
+OUTCOMES = _OutcomeCache()
+
+
+def _attempt(
+    xml: bytes, s: _Sig, cert: x509.Certificate | None, now: datetime
+) -> tuple[str, str | None, etree._Element | None]:
     """(outcome, error, signed_xml). Outcome: verified | digest | value | keyvalue | malformed."""
+    key = (
+        hashlib.sha256(xml).digest(),
+        s.location,
+        cert.fingerprint(hashes.SHA256()) if cert is not None else b"message-key",
+    )
+    cached = OUTCOMES.get(key)
+    if cached is not None:
+        outcome, error, signed = cached
+        return outcome, error, etree.fromstring(signed, make_parser()) if signed is not None else None
+    result = _attempt_uncached(xml, s, cert, now)
+    signed_el = result[2]
+    OUTCOMES.put(key, (result[0], result[1], etree.tostring(signed_el) if signed_el is not None else None))
+    return result
+
+
+def _attempt_uncached(
+    xml: bytes, s: _Sig, cert: x509.Certificate | None, now: datetime
+) -> tuple[str, str | None, etree._Element | None]:
     try:
         return "verified", None, _signxml(xml, s.location, cert, now)
     except InvalidDigest as e:
@@ -194,7 +275,7 @@ def _attempt(xml: bytes, s: _Sig, cert: x509.Certificate | None, now: datetime) 
 
 def _looks_reformatted(el: etree._Element) -> bool:
     """Indentation between the elements of SignedInfo: typical of a pretty-printed copy."""
-    signed_info = el.find("ds:SignedInfo", NS)
+    signed_info = _c(el, _SIGNED_INFO)
     if signed_info is None:
         return False
     return any((c.tail or "").strip() == "" and "\n" in (c.tail or "") for c in signed_info)
@@ -210,8 +291,12 @@ def verify(
     kind = kind_of(root)
     out: list[Finding] = []
     anchor_infos = tuple(certs.info(a.cert, a.source, now) for a in anchors)
-    sig_els = [s for s in root.iter(f"{{{DS}}}Signature") if not _in_encrypted(s)]
-    encrypted = root.find(".//saml:EncryptedAssertion", NS) is not None
+    # One C-level pass finds every element the structural rules look at.
+    found = cast(list[etree._Element], _STRUCTURE_XPATH(root))
+    sig_els = [e for e in found if e.tag == _SIGNATURE and not _in_encrypted(e)]
+    assertions = [e for e in found if e.tag == ASSERTION]
+    encrypted_all = [e for e in found if e.tag == ENCRYPTED_ASSERTION]
+    encrypted = bool(encrypted_all)
     attack = False
 
     def xsw(title: str, actual: str | None = None, where: str | None = None) -> None:
@@ -221,11 +306,8 @@ def verify(
 
     # -- document-wide structure ------------------------------------------------------------------
     ids: dict[str, list[etree._Element]] = {}
-    for el in root.iter(etree.Element):
-        for attr in ID_ATTRS:
-            value = el.get(attr)
-            if value is not None:
-                ids.setdefault(value, []).append(el)
+    for value in cast(list[Any], _ID_XPATH(root)):
+        ids.setdefault(str(value), []).append(value.getparent())
     for value, els in ids.items():
         if len(els) > 1 and sig_els:
             xsw(
@@ -234,12 +316,11 @@ def verify(
                 where=xpath_of(els[1]),
             )
 
-    assertions = [a for a in root.iter(f"{{{SAML}}}Assertion")]
     allowed_parents: list[etree._Element] = [root]
     if kind == "response":
         direct = [a for a in assertions if a.getparent() is root]
         misplaced = [a for a in assertions if a.getparent() is not root]
-        encrypted_direct = root.findall("saml:EncryptedAssertion", NS)
+        encrypted_direct = [e for e in encrypted_all if e.getparent() is root]
         if misplaced and sig_els:
             for a in misplaced:
                 xsw(
@@ -268,9 +349,7 @@ def verify(
 
     if not sig_els:
         status = SignatureStatus.UNVERIFIED if encrypted else SignatureStatus.UNSIGNED
-        return Verification(
-            SignatureResult(status, (), None, None, (), attack, anchor_infos), out, None
-        )
+        return Verification(SignatureResult(status, (), None, None, (), attack, anchor_infos), out, None)
     if len(sig_els) > limits.max_signatures:
         out.append(
             finding(
@@ -305,8 +384,8 @@ def verify(
         elif seen_parents[id(parent)] > 1:
             s.structural_ok = False
             xsw(f"The {on} carries more than one Signature", where=s.where)
-        signed_info = el.find("ds:SignedInfo", NS)
-        refs = signed_info.findall("ds:Reference", NS) if signed_info is not None else []
+        signed_info = _c(el, _SIGNED_INFO)
+        refs = _all(signed_info, _REFERENCE)
         if signed_info is None or not refs:
             s.structural_ok = False
             s.error = "no SignedInfo/Reference"
@@ -336,14 +415,14 @@ def verify(
                 actual=f"Reference URI {s.uri!r} → {target_desc}; the signature sits on ID={parent_id!r}",
                 where=s.where,
             )
-        method = signed_info.find("ds:SignatureMethod", NS)
-        c14n = signed_info.find("ds:CanonicalizationMethod", NS)
-        dm = ref.find("ds:DigestMethod", NS)
+        method = _c(signed_info, _SIGNATURE_METHOD)
+        c14n = _c(signed_info, _C14N_METHOD)
+        dm = _c(ref, _DIGEST_METHOD)
         s.method = method.get("Algorithm") if method is not None else None
         s.c14n = c14n.get("Algorithm") if c14n is not None else None
         s.digest = dm.get("Algorithm") if dm is not None else None
-        s.transforms = tuple(t.get("Algorithm") or "" for t in ref.iterfind("ds:Transforms/ds:Transform", NS))
-        s.has_key_value = el.find("ds:KeyInfo/ds:KeyValue", NS) is not None
+        s.transforms = tuple(t.get("Algorithm") or "" for t in _all(_c(ref, _TRANSFORMS), _TRANSFORM))
+        s.has_key_value = _c(el, _KEY_INFO, _KEY_VALUE) is not None
         s.embedded, s.embedded_error = _embedded_cert(el)
 
         bad_transforms = [t for t in s.transforms if t not in ALLOWED_TRANSFORMS]
@@ -405,7 +484,9 @@ def verify(
         if not s.algorithm_ok or s.error:
             continue
         if anchors:
-            ordered = sorted(anchors, key=lambda a: 0 if s.embedded is not None and _same_cert(a.cert, s.embedded) else 1)
+            ordered = sorted(
+                anchors, key=lambda a: 0 if s.embedded is not None and _same_cert(a.cert, s.embedded) else 1
+            )
             for anchor in ordered:
                 outcome, error, signed = _attempt(xml, s, anchor.cert, now)
                 if outcome == "value":
@@ -432,7 +513,7 @@ def verify(
                 s.notes.append(
                     {
                         "verified": "the message is intact and verifies with the certificate in KeyInfo",
-                        "digest": "with the certificate in KeyInfo the signature value verifies but the content changed",
+                        "digest": "with the certificate in KeyInfo the signature value verifies, the content changed",
                     }.get(d_outcome, "the certificate in KeyInfo does not verify it either")
                 )
                 s.error = s.error or d_error
@@ -458,7 +539,8 @@ def verify(
                 )
             )
             rolled = [
-                c for c in anchor_certs
+                c
+                for c in anchor_certs
                 if c.subject == s.embedded.subject and s.embedded.not_valid_before_utc > c.not_valid_before_utc
             ]
             if rolled and s.outcome != "verified":
@@ -467,7 +549,7 @@ def verify(
                         "cert_rolled",
                         expected=f"metadata that lists SHA-1 {emb.sha1} (valid from {emb.not_before})",
                         actual="metadata has only older certificate(s) with the same subject: "
-                        + ", ".join(certs.thumbprint(c, certs.hashes.SHA1()) for c in rolled),  # noqa: S303
+                        + ", ".join(certs.thumbprint(c, hashes.SHA1()) for c in rolled),  # noqa: S303
                         where=where,
                     )
                 )
@@ -477,7 +559,9 @@ def verify(
                 finding(
                     "digest_mismatch",
                     "SignedInfo changed after signing: the trusted certificate no longer verifies it"
-                    + (" (the XML looks pretty-printed or re-encoded: paste the original bytes)" if reformatted else ""),
+                    + (
+                        " (the XML looks pretty-printed or re-encoded: paste the original bytes)" if reformatted else ""
+                    ),
                     expected="the SignedInfo bytes the IdP signed",
                     actual=(s.error or "signature value mismatch")
                     + "; the certificate in KeyInfo is the trusted one, so the key is right",
@@ -490,7 +574,9 @@ def verify(
                 finding(
                     "digest_mismatch",
                     "The signed content changed after signing"
-                    + (" (the XML looks pretty-printed or re-encoded: paste the original bytes)" if reformatted else ""),
+                    + (
+                        " (the XML looks pretty-printed or re-encoded: paste the original bytes)" if reformatted else ""
+                    ),
                     expected="the DigestValue computed by the IdP",
                     actual=(s.error or "digest differs") + ("; " + "; ".join(s.notes) if s.notes else ""),
                     where=where,
@@ -526,7 +612,7 @@ def verify(
                 finding(
                     "no_trust_anchor",
                     actual="consistent with the key the message carries"
-                    + (f" (SHA-1 {certs.thumbprint(s.embedded, certs.hashes.SHA1())})" if s.embedded else ""),  # noqa: S303
+                    + (f" (SHA-1 {certs.thumbprint(s.embedded, hashes.SHA1())})" if s.embedded else ""),  # noqa: S303
                     where=where,
                 )
             )
@@ -538,7 +624,10 @@ def verify(
                 out.append(
                     finding(
                         "anchor_cert_expired",
-                        expected=f"{certs.iso(validity.not_valid_before_utc)} ≤ now ≤ {certs.iso(validity.not_valid_after_utc)}",
+                        expected=(
+                            f"{certs.iso(validity.not_valid_before_utc)} ≤ now ≤ "
+                            f"{certs.iso(validity.not_valid_after_utc)}"
+                        ),
                         actual=f"now is {certs.iso(now)}",
                         where=s.verified_by.source,
                     )
@@ -560,7 +649,8 @@ def verify(
     if status is SignatureStatus.VALID and verified:
         widest = next((s for s in verified if s.uri == "" or s.el.getparent() is root), verified[0])
         assert widest.signed_xml is not None
-        covers = xpath_of(root) if (widest.uri == "" or widest.el.getparent() is root) else xpath_of(widest.el.getparent())
+        parent = widest.el.getparent()
+        covers = xpath_of(root if (widest.uri == "" or parent is root or parent is None) else parent)
         trusted = read(widest.signed_xml)
 
     order = {"response": 0, "assertion": 1}
@@ -583,7 +673,9 @@ def verify(
     )
     key = next((i.key for i in infos if i.key is not None), None)
     return Verification(
-        SignatureResult(status, signed_elements if status is SignatureStatus.VALID else (), covers, key, infos, attack, anchor_infos),
+        SignatureResult(
+            status, signed_elements if status is SignatureStatus.VALID else (), covers, key, infos, attack, anchor_infos
+        ),
         out,
         trusted,
     )

@@ -9,6 +9,8 @@ before any of it is used. Nothing read from a file or URL can reach the output, 
 from __future__ import annotations
 
 import re
+from functools import cache
+from typing import Any, cast
 
 from lxml import etree
 
@@ -74,7 +76,7 @@ def parse(xml: bytes, limits: Limits) -> etree._Element:
     """Parse one message. Raises AnalysisStop with the finding that explains a refusal."""
     if len(xml) > limits.max_xml_bytes:  # decode checks this too; keep the parser safe on its own
         raise AnalysisStop(finding("oversized_input", "The XML is larger than the limit"))
-    if _DOCTYPE.search(xml[: 64 * 1024]):
+    if xml.find(b"<!DOCTYPE", 0, 64 * 1024) >= 0 or _DOCTYPE.search(xml[:1024]):
         raise _refuse_doctype(xml)
     try:
         root = etree.fromstring(xml, parser=make_parser())
@@ -88,7 +90,7 @@ def parse(xml: bytes, limits: Limits) -> etree._Element:
         ) from None
     if root is None:
         raise AnalysisStop(finding("malformed_xml", "The XML has no root element"))
-    docinfo = root.getroottree().docinfo
+    docinfo: Any = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.system_url:
         # A DOCTYPE the byte scan could not see (e.g. UTF-16 text).
         dtd = (docinfo.doctype or "").encode()
@@ -101,39 +103,43 @@ def parse(xml: bytes, limits: Limits) -> etree._Element:
     return root
 
 
+@cache
+def _shape_xpaths(limits: Limits) -> tuple[etree.XPath, etree.XPath, etree.XPath]:
+    return (
+        etree.XPath("count(//*)"),
+        etree.XPath("boolean(/" + "*/" * limits.max_depth + "*)"),
+        etree.XPath(f"boolean(//*[count(@*) > {limits.max_attributes_per_element}])"),
+    )
+
+
 def check_shape(root: etree._Element, limits: Limits) -> None:
-    depth = 0
-    count = 0
-    for event, el in etree.iterwalk(root, events=("start", "end")):
-        if event == "end":
-            depth -= 1
-            continue
-        depth += 1
-        count += 1
-        if isinstance(el.tag, str) and len(el.attrib) > limits.max_attributes_per_element:
-            raise AnalysisStop(
-                finding(
-                    "oversized_input",
-                    "An element carries more attributes than the limit",
-                    expected=f"at most {limits.max_attributes_per_element}",
-                    actual=str(len(el.attrib)),
-                )
+    """Width, depth and attribute bounds, checked by compiled XPath (C speed, no Python loop)."""
+    count, too_deep, too_wide = _shape_xpaths(limits)
+    if too_wide(root):
+        raise AnalysisStop(
+            finding(
+                "oversized_input",
+                "An element carries more attributes than the limit",
+                expected=f"at most {limits.max_attributes_per_element}",
+                actual=f"more than {limits.max_attributes_per_element}",
             )
-        if depth > limits.max_depth:
-            raise AnalysisStop(
-                finding(
-                    "oversized_input",
-                    "The XML nests deeper than the limit",
-                    expected=f"at most {limits.max_depth} levels",
-                    actual=f"more than {limits.max_depth}",
-                )
+        )
+    if too_deep(root):
+        raise AnalysisStop(
+            finding(
+                "oversized_input",
+                "The XML nests deeper than the limit",
+                expected=f"at most {limits.max_depth} levels",
+                actual=f"more than {limits.max_depth}",
             )
-        if count > limits.max_elements:
-            raise AnalysisStop(
-                finding(
-                    "oversized_input",
-                    "The XML has more elements than the limit",
-                    expected=f"at most {limits.max_elements}",
-                    actual=f"more than {limits.max_elements}",
-                )
+        )
+    n = int(cast(float, count(root)))
+    if n > limits.max_elements:
+        raise AnalysisStop(
+            finding(
+                "oversized_input",
+                "The XML has more elements than the limit",
+                expected=f"at most {limits.max_elements}",
+                actual=str(n),
             )
+        )

@@ -9,7 +9,7 @@ import base64
 import copy
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import cache
 
 from cryptography import x509
@@ -31,7 +31,7 @@ TENANT = "9188040d-6c67-4c5b-b112-36a304b66dad"
 ISSUER = f"https://sts.windows.net/{TENANT}/"
 SP_ENTITY_ID = "https://sp.example.com/saml/metadata"
 ACS_URL = "https://sp.example.com/saml/acs"
-T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc)  # the instant fixtures are "issued"
+T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)  # the instant fixtures are "issued"
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class KeyPair:
 
 def make_keypair(
     cn: str = "Microsoft Azure Federated SSO Certificate",
-    not_before: datetime = datetime(2025, 6, 1, tzinfo=timezone.utc),
+    not_before: datetime = datetime(2025, 6, 1, tzinfo=UTC),
     days: int = 3 * 365,
     bits: int = 2048,
 ) -> KeyPair:

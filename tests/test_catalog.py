@@ -33,17 +33,26 @@ def test_entries_are_well_formed() -> None:
 
 
 def test_issue_codes_exist() -> None:
-    required = ("xsw signed_by_unknown_key keyinfo_cert_mismatch cert_rolled digest_mismatch sha1_signature "
-                "hmac_signature disallowed_transform unsigned_assertion comment_in_nameid audience_mismatch expired "
-                "not_yet_valid recipient_mismatch destination_mismatch issuer_mismatch in_response_to_present "
-                "encrypted idp_error_status authn_request deflated xxe_blocked entity_expansion_blocked "
-                "oversized_input invalid_base64 not_saml").split()
+    required = (
+        "xsw signed_by_unknown_key keyinfo_cert_mismatch cert_rolled digest_mismatch sha1_signature "
+        "hmac_signature disallowed_transform unsigned_assertion comment_in_nameid audience_mismatch expired "
+        "not_yet_valid recipient_mismatch destination_mismatch issuer_mismatch in_response_to_present "
+        "encrypted idp_error_status authn_request deflated xxe_blocked entity_expansion_blocked "
+        "oversized_input invalid_base64 not_saml"
+    ).split()
     assert set(required) <= set(catalog.findings())
 
 
 def test_attacks_are_flagged_as_attacks() -> None:
-    for code in ("xsw", "hmac_signature", "disallowed_transform", "xxe_blocked", "entity_expansion_blocked",
-                 "comment_in_nameid", "keyinfo_key_mismatch"):
+    for code in (
+        "xsw",
+        "hmac_signature",
+        "disallowed_transform",
+        "xxe_blocked",
+        "entity_expansion_blocked",
+        "comment_in_nameid",
+        "keyinfo_key_mismatch",
+    ):
         assert catalog.entry(code).attack, code
 
 

@@ -23,16 +23,27 @@ def invoke(*args: str, input: bytes | None = None):  # type: ignore[no-untyped-d
 def test_valid_response_exits_0_with_metadata(tmp_path: Path) -> None:
     (tmp_path / "md.xml").write_bytes(metadata())
     (tmp_path / "resp.b64").write_text(b64(signed_response()))
-    r = invoke("analyze", str(tmp_path / "resp.b64"), "--metadata", str(tmp_path / "md.xml"),
-               "--sp-entity-id", SP_ENTITY_ID, "--acs-url", ACS_URL, "--now", NOW)
+    r = invoke(
+        "analyze",
+        str(tmp_path / "resp.b64"),
+        "--metadata",
+        str(tmp_path / "md.xml"),
+        "--sp-entity-id",
+        SP_ENTITY_ID,
+        "--acs-url",
+        ACS_URL,
+        "--now",
+        NOW,
+    )
     assert r.exit_code == 0, r.output
     assert r.output.startswith("Signature valid")
 
 
 def test_json_format_and_cert_flag(tmp_path: Path) -> None:
     (tmp_path / "idp.pem").write_bytes(idp_key().cert_pem)
-    r = invoke("analyze", "-", "--cert", str(tmp_path / "idp.pem"), "--now", NOW, "--format", "json",
-               input=signed_response())
+    r = invoke(
+        "analyze", "-", "--cert", str(tmp_path / "idp.pem"), "--now", NOW, "--format", "json", input=signed_response()
+    )
     assert r.exit_code == 0, r.output
     doc = json.loads(r.output)
     assert doc["schema"] == "samldebug.report/1"
@@ -44,7 +55,7 @@ def test_error_findings_exit_1() -> None:
     r = invoke("analyze", "-", "--now", NOW, "--sp-entity-id", "urn:wrong", input=to_bytes(build_response()))
     assert r.exit_code == 1
     lines = r.output.splitlines()
-    first = next(i for i, l in enumerate(lines) if l.startswith(("ERROR", "WARNING", "INFO")))
+    first = next(i for i, line in enumerate(lines) if line.startswith(("ERROR", "WARNING", "INFO")))
     assert lines[first].startswith("ERROR")  # worst first
 
 

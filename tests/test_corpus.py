@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,7 +13,7 @@ from conftest import CORPUS, codes, run
 from samldebug.cli import build_settings
 from samldebug.config import Limits
 
-NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
 MANIFEST = json.loads((CORPUS / "MANIFEST.json").read_text()) if (CORPUS / "MANIFEST.json").is_file() else []
 
 # Their only signature sits inside an EncryptedAssertion: decryption comes with the encrypted-assertion issue.
@@ -35,7 +35,11 @@ def _cases(with_cert: bool) -> list:  # type: ignore[type-arg]
             continue
         marks = []
         if e["file"] in NEEDS_DECRYPTION:
-            marks.append(pytest.mark.xfail(strict=True, reason="signature is inside the EncryptedAssertion; needs decryption (issue 10)"))
+            marks.append(
+                pytest.mark.xfail(
+                    strict=True, reason="signature is inside the EncryptedAssertion; needs decryption (issue 10)"
+                )
+            )
         out.append(pytest.param(e, id=e["file"], marks=marks))
     return out
 
@@ -77,8 +81,11 @@ def test_manifest_without_cert_never_valid(entry: dict) -> None:  # type: ignore
 
 def test_signed_assertion_names_the_verifying_anchor() -> None:
     settings, _ = _settings_for("entra/aad_signing_cert_2017.pem")
-    report = run((CORPUS / "entra/aad_saml2_assertion_2017-03-20_valid.xml").read_bytes(), settings,
-                 datetime(2017, 3, 20, 16, 0, tzinfo=timezone.utc))
+    report = run(
+        (CORPUS / "entra/aad_saml2_assertion_2017-03-20_valid.xml").read_bytes(),
+        settings,
+        datetime(2017, 3, 20, 16, 0, tzinfo=UTC),
+    )
     msg = report.messages[0]
     assert msg.signature.signed_elements == ("assertion",)
     assert msg.signature.key.sha1 == "6B740DD01652EECE2737E05DAE36C5D18FCB74C3"
@@ -88,8 +95,11 @@ def test_signed_assertion_names_the_verifying_anchor() -> None:
 
 def test_pretty_printed_copy_is_explained() -> None:
     settings, _ = _settings_for("entra/aad_signing_cert_2017.pem")
-    report = run((CORPUS / "entra/aad_saml2_assertion_pretty_printed_invalid.xml").read_bytes(), settings,
-                 datetime(2017, 3, 20, 16, 0, tzinfo=timezone.utc))
+    report = run(
+        (CORPUS / "entra/aad_saml2_assertion_pretty_printed_invalid.xml").read_bytes(),
+        settings,
+        datetime(2017, 3, 20, 16, 0, tzinfo=UTC),
+    )
     (f,) = [f for f in report.findings if f.code == "digest_mismatch"]
     assert "pretty-printed" in f.title
 

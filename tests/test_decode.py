@@ -55,12 +55,20 @@ def test_form_body_keeps_relay_state() -> None:
 
 
 def test_redirect_url_with_deflated_request() -> None:
-    req = (b'<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" '
-           b'xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="id1" Version="2.0" '
-           b'IssueInstant="2026-03-01T12:00:00Z" AssertionConsumerServiceURL="https://sp.example.com/saml/acs">'
-           b"<saml:Issuer>https://sp.example.com/saml/metadata</saml:Issuer></samlp:AuthnRequest>")
-    q = urlencode({"SAMLRequest": base64.b64encode(deflate(req)).decode(), "RelayState": "xyz",
-                   "SigAlg": "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256", "Signature": "AAAA"})
+    req = (
+        b'<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" '
+        b'xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="id1" Version="2.0" '
+        b'IssueInstant="2026-03-01T12:00:00Z" AssertionConsumerServiceURL="https://sp.example.com/saml/acs">'
+        b"<saml:Issuer>https://sp.example.com/saml/metadata</saml:Issuer></samlp:AuthnRequest>"
+    )
+    q = urlencode(
+        {
+            "SAMLRequest": base64.b64encode(deflate(req)).decode(),
+            "RelayState": "xyz",
+            "SigAlg": "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+            "Signature": "AAAA",
+        }
+    )
     report = run(f"https://login.microsoftonline.com/tenant/saml2?{q}")
     assert report.input.steps == ("url", "SAMLRequest", "base64", "inflated")
     assert report.input.binding == "redirect"

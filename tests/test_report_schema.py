@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import resources
 
 import jsonschema
@@ -38,7 +38,7 @@ def _inputs() -> list:  # type: ignore[type-arg]
 def test_report_matches_schema(data: bytes | str) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        report = run(data, now=datetime(2026, 1, 1, tzinfo=timezone.utc))
+        report = run(data, now=datetime(2026, 1, 1, tzinfo=UTC))
     doc = json.loads(dumps(report))
     errors = sorted(VALIDATOR.iter_errors(doc), key=lambda e: list(e.path))
     assert not errors, [f"{list(e.path)}: {e.message}" for e in errors[:5]]

@@ -6,7 +6,7 @@ import copy
 from datetime import timedelta
 
 import pytest
-from conftest import NOW, codes, entra_settings, run
+from conftest import codes, entra_settings, run
 from factory import (
     DS,
     EVIL,
@@ -32,8 +32,9 @@ def status(report) -> str:  # type: ignore[no-untyped-def]
     return report.messages[0].signature.status.value
 
 
-@pytest.mark.parametrize("what, elements", [("assertion", ("assertion",)), ("response", ("response",)),
-                                            ("both", ("response", "assertion"))])
+@pytest.mark.parametrize(
+    "what, elements", [("assertion", ("assertion",)), ("response", ("response",)), ("both", ("response", "assertion"))]
+)
 def test_valid_signatures(what: str, elements: tuple[str, ...]) -> None:
     report = run(b64(signed_response(what)))
     msg = report.messages[0]
@@ -97,8 +98,11 @@ def test_hmac_keyed_with_public_cert_is_an_attack() -> None:
     from signxml.algorithms import SignatureConstructionMethod
 
     r = build_response()
-    signer = XMLSigner(method=SignatureConstructionMethod.enveloped, signature_algorithm="hmac-sha256",
-                       c14n_algorithm="http://www.w3.org/2001/10/xml-exc-c14n#")
+    signer = XMLSigner(
+        method=SignatureConstructionMethod.enveloped,
+        signature_algorithm="hmac-sha256",
+        c14n_algorithm="http://www.w3.org/2001/10/xml-exc-c14n#",
+    )
     signed = signer.sign(r, key=idp_key().cert_pem)
     report = run(to_bytes(signed))
     assert status(report) == "invalid"
@@ -119,8 +123,9 @@ def test_xslt_transform_is_refused() -> None:
 
 def test_key_rollover_second_metadata_cert_verifies() -> None:
     new = make_keypair(cn="Microsoft Azure Federated SSO Certificate")
-    settings = entra_settings(anchors=(Anchor(idp_key().cert, "metadata signing cert #1"),
-                                       Anchor(new.cert, "metadata signing cert #2")))
+    settings = entra_settings(
+        anchors=(Anchor(idp_key().cert, "metadata signing cert #1"), Anchor(new.cert, "metadata signing cert #2"))
+    )
     report = run(signed_response("assertion", keypair=new), settings)
     assert status(report) == "valid"
     assert report.messages[0].signature.key.source == "metadata signing cert #2"
@@ -128,13 +133,19 @@ def test_key_rollover_second_metadata_cert_verifies() -> None:
 
 def test_stale_metadata_reports_cert_rolled() -> None:
     old = idp_key()
-    new = make_keypair(cn="Microsoft Azure Federated SSO Certificate",
-                       not_before=old.cert.not_valid_before_utc + timedelta(days=300))
+    new = make_keypair(
+        cn="Microsoft Azure Federated SSO Certificate", not_before=old.cert.not_valid_before_utc + timedelta(days=300)
+    )
     report = run(signed_response("assertion", keypair=new))  # anchors: only the old cert
     assert status(report) == "invalid"
     assert {"cert_rolled", "signed_by_unknown_key", "keyinfo_cert_mismatch"} <= codes(report)
     rolled = next(f for f in report.findings if f.code == "cert_rolled")
-    assert new.cert.fingerprint(__import__("cryptography.hazmat.primitives.hashes", fromlist=["SHA1"]).SHA1()).hex().upper() in rolled.expected
+    assert (
+        new.cert.fingerprint(__import__("cryptography.hazmat.primitives.hashes", fromlist=["SHA1"]).SHA1())
+        .hex()
+        .upper()
+        in rolled.expected
+    )
 
 
 def test_signed_by_unknown_key() -> None:
@@ -203,7 +214,9 @@ def test_keyvalue_contradicting_anchor_is_reported() -> None:
     from signxml.algorithms import SignatureConstructionMethod
 
     r = build_response()
-    signer = XMLSigner(method=SignatureConstructionMethod.enveloped, c14n_algorithm="http://www.w3.org/2001/10/xml-exc-c14n#")
+    signer = XMLSigner(
+        method=SignatureConstructionMethod.enveloped, c14n_algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"
+    )
     signed = signer.sign(r, key=idp_key().key_pem, always_add_key_value=True)  # KeyValue only, no cert
     mod = signed.find(f".//{{{DS}}}Modulus")
     evil = other_key().key.public_key().public_numbers().n

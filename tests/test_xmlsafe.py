@@ -30,8 +30,10 @@ def _no_leak(report) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_xxe_file_is_blocked(secret_file: Path) -> None:
-    xml = (f'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file://{secret_file}">]>'
-           f'<samlp:Response {SAMLP} ID="a">&x;</samlp:Response>')
+    xml = (
+        f'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file://{secret_file}">]>'
+        f'<samlp:Response {SAMLP} ID="a">&x;</samlp:Response>'
+    )
     for form in (xml, base64.b64encode(xml.encode()).decode()):
         report = run(form)
         assert "xxe_blocked" in codes(report)
@@ -40,8 +42,10 @@ def test_xxe_file_is_blocked(secret_file: Path) -> None:
 
 
 def test_xxe_utf16_is_blocked(secret_file: Path) -> None:
-    xml = (f'<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE r [<!ENTITY x SYSTEM "file://{secret_file}">]>'
-           f'<samlp:Response {SAMLP} ID="a">&x;</samlp:Response>').encode("utf-16")
+    xml = (
+        f'<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE r [<!ENTITY x SYSTEM "file://{secret_file}">]>'
+        f'<samlp:Response {SAMLP} ID="a">&x;</samlp:Response>'
+    ).encode("utf-16")
     report = run(xml)
     assert codes(report) & {"xxe_blocked", "entity_expansion_blocked", "dtd_forbidden"}
     _no_leak(report)
@@ -78,14 +82,16 @@ def test_external_dtd_never_fetched() -> None:
 
 
 def test_billion_laughs_is_blocked() -> None:
-    ents = '<!ENTITY a0 "lol">' + "".join(f'<!ENTITY a{i} "&a{i-1};&a{i-1};&a{i-1};&a{i-1};&a{i-1};">' for i in range(1, 12))
+    ents = '<!ENTITY a0 "lol">' + "".join(
+        f'<!ENTITY a{i} "&a{i - 1};&a{i - 1};&a{i - 1};&a{i - 1};&a{i - 1};">' for i in range(1, 12)
+    )
     xml = f'<?xml version="1.0"?><!DOCTYPE r [{ents}]><samlp:Response {SAMLP}>&a11;</samlp:Response>'
     report = run(xml)
     assert "entity_expansion_blocked" in codes(report)
 
 
 def test_plain_doctype_is_forbidden() -> None:
-    report = run(f'<!DOCTYPE samlp:Response><samlp:Response {SAMLP}/>')
+    report = run(f"<!DOCTYPE samlp:Response><samlp:Response {SAMLP}/>")
     assert "dtd_forbidden" in codes(report)
 
 

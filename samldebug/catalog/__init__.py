@@ -50,7 +50,7 @@ def _entry(code: str, raw: dict[str, object]) -> Entry:
         raise CatalogError(f"findings.toml [{code}]: unknown keys {sorted(unknown)}")
     return Entry(
         code=code,
-        severity=Severity(raw["severity"]),
+        severity=Severity(str(raw["severity"])),
         category=str(raw["category"]),
         title=str(raw["title"]),
         cause=str(raw["cause"]),

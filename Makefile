@@ -1,0 +1,47 @@
+# samldebug: `make run` serves the page, `make test` runs everything CI runs.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+
+.PHONY: run test lint typecheck pytest bench fuzz clean venv browser
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
+	  echo "python3-venv is missing: installing it with apt"; \
+	  apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null && $(PYTHON) -m venv $(VENV); }
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $@
+
+venv: $(STAMP)
+
+run: venv
+	$(BIN)/samldebug serve --host $(HOST) --port $(PORT)
+
+# Debian's Chromium for the browser tests (Playwright cannot download its own browser here).
+browser:
+	@command -v /usr/bin/chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian chromium for the browser tests"; \
+	  (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "WARNING: could not install chromium"; }
+
+lint: venv
+	$(BIN)/ruff check samldebug tests benchmarks
+	$(BIN)/ruff format --check samldebug tests benchmarks
+
+typecheck: venv
+	$(BIN)/mypy
+
+# pytest's own exit code is kept: exit 5 (no tests collected) fails the build.
+pytest: venv
+	$(BIN)/python -m pytest
+
+test: venv browser lint typecheck pytest
+
+bench: venv
+	$(BIN)/python benchmarks/bench_analyze.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
