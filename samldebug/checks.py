@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from lxml import etree
 
+from . import catalog
 from .catalog import finding
 from .config import Settings
 from .model import Finding, Severity, SignatureResult, SignatureStatus, Values
@@ -398,6 +399,110 @@ def check_unsigned(ctx: Context) -> list[Finding]:
     return []
 
 
+GROUPS_LINK = "http://schemas.microsoft.com/claims/groups.link"
+ATTRIBUTES_AND_CLAIMS = "Entra admin center → Enterprise applications → your app → Single sign-on → Attributes & Claims"
+
+
+def _entra_name(uri: str) -> str:
+    """How Entra's claim editor splits a claim name: Name and Namespace."""
+    if "/" in uri.rstrip("/") and uri.startswith(("http://", "https://")):
+        namespace, _, name = uri.rstrip("/").rpartition("/")
+        return f"Name `{name}` and Namespace `{namespace}`"
+    return f"Name `{uri}` and an empty Namespace"
+
+
+def _local(name: str) -> str:
+    return name.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1].lower()
+
+
+def check_name_id(ctx: Context) -> list[Finding]:
+    if ctx.kind not in ("response", "assertion") or main_assertion(ctx.root) is None:
+        return []
+    v = ctx.values
+    out: list[Finding] = []
+    if not v.name_id:
+        out.append(finding("name_id_missing", actual="no NameID or an empty one", where="saml:Subject/saml:NameID"))
+    fmt = v.name_id_format or "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
+    known = catalog.nameid_formats().get(fmt)
+    expected = ctx.settings.name_id_format
+    if expected and fmt != expected:
+        want = catalog.nameid_formats().get(expected)
+        out.append(
+            finding(
+                "name_id_format_mismatch",
+                expected=expected,
+                actual=fmt,
+                fix=f"In {ATTRIBUTES_AND_CLAIMS} → Unique User Identifier (Name ID) → Choose name identifier format, "
+                f"select `{want.short if want else expected}` (now `{known.short if known else fmt}`).",
+                where="saml:Subject/saml:NameID/@Format",
+            )
+        )
+    if known is not None and not known.stable:
+        out.append(
+            finding(
+                "name_id_format",
+                f"NameID format {known.short}: the identifier is not stable",
+                actual=f"{v.name_id!r} ({known.short})",
+                fix=known.notes,
+                where="saml:Subject/saml:NameID/@Format",
+            )
+        )
+    return out
+
+
+def check_claims(ctx: Context) -> list[Finding]:
+    if ctx.kind not in ("response", "assertion"):
+        return []
+    attrs = {a.name: a for a in ctx.values.attributes}
+    out: list[Finding] = []
+    if GROUPS_LINK in attrs:
+        out.append(finding("groups_overage", actual=f"{GROUPS_LINK} = {', '.join(attrs[GROUPS_LINK].values)}"))
+    for required in ctx.settings.required_claims:
+        attr = attrs.get(required)
+        if attr is None:
+            claim = catalog.claim_by_name(required)
+            near = next(
+                (n for n in attrs if _local(n) == _local(required) or (claim is not None and n == claim.uri)), None
+            )
+            if near is not None:
+                out.append(
+                    finding(
+                        "claim_wrong_name",
+                        expected=required,
+                        actual=near,
+                        fix=f"In {ATTRIBUTES_AND_CLAIMS}, edit the claim `{near}`: set {_entra_name(required)}.",
+                        where="saml:AttributeStatement",
+                    )
+                )
+            else:
+                source = f" (usually from {claim.source})" if claim is not None and claim.source else ""
+                out.append(
+                    finding(
+                        "claim_missing",
+                        f"The SP requires the claim {required!r}, which is not in the assertion",
+                        expected=required,
+                        actual="claims sent: " + (", ".join(sorted(attrs)) or "none"),
+                        fix=f"In {ATTRIBUTES_AND_CLAIMS} → Add new claim: {_entra_name(required)}{source}.",
+                        where="saml:AttributeStatement",
+                    )
+                )
+            continue
+        if not any(v.strip() for v in attr.values):
+            out.append(finding("claim_empty", expected=f"a value for {required}", actual="empty", where=required))
+        elif len(attr.values) > 1:
+            claim = catalog.claims().get(attr.name)
+            if claim is None or not claim.multi:
+                out.append(
+                    finding(
+                        "claim_multi_valued",
+                        expected=f"one value for {required}",
+                        actual=f"{len(attr.values)} values: {', '.join(attr.values[:5])}",
+                        where=required,
+                    )
+                )
+    return out
+
+
 CHECKS: list[Check] = [
     check_kind,
     check_status,
@@ -413,6 +518,8 @@ CHECKS: list[Check] = [
     check_in_response_to,
     check_encrypted,
     check_comment_in_nameid,
+    check_name_id,
+    check_claims,
 ]
 
 

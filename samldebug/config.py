@@ -32,4 +32,6 @@ class Settings:
     idp_entity_id: str | None = None  # Issuer the SP expects (from metadata when given)
     anchors: tuple[Anchor, ...] = ()  # trust anchors: metadata signing certs, pasted certs
     skew: int = 180  # seconds of clock skew tolerated on every time check
+    required_claims: tuple[str, ...] = ()  # attribute names the SP needs (full URI or the name the SP uses)
+    name_id_format: str | None = None  # the NameID format the SP expects
     limits: Limits = field(default_factory=Limits)

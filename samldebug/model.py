@@ -170,6 +170,18 @@ class Message:
 
 
 @dataclass(frozen=True)
+class EntraError:
+    """An AADSTS error found in the evidence, with the IDs Microsoft support asks for."""
+
+    code: str  # digits, without the AADSTS prefix
+    message: str | None
+    trace_id: str | None
+    correlation_id: str | None
+    timestamp: str | None
+    source: str  # "StatusMessage", "error page", "error_description", "text", …
+
+
+@dataclass(frozen=True)
 class InputInfo:
     size: int
     steps: tuple[str, ...]  # e.g. ("url-decoded", "base64", "inflated")
@@ -186,6 +198,7 @@ class Report:
     findings: tuple[Finding, ...]  # worst first
     now: str  # the evaluation instant (ISO 8601 UTC)
     skew: int  # seconds
+    entra_errors: tuple[EntraError, ...] = ()
     schema: str = SCHEMA_ID
 
     @property

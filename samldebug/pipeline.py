@@ -7,13 +7,14 @@ A step that cannot go on raises AnalysisStop carrying a finding; the report reco
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from . import checks, metadata, saml, signature, xmlsafe
+from . import checks, explain, metadata, saml, signature, xmlsafe
 from .catalog import finding
 from .config import Settings
 from .decode import Decoded, decode
-from .model import AnalysisStop, Finding, InputInfo, Message, Report, Values
+from .model import AnalysisStop, EntraError, Finding, InputInfo, Message, Report, Values
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +45,15 @@ def _input_info(raw: bytes, decoded: Decoded | None) -> InputInfo:
     )
 
 
-def analyze_xml(
-    xml: bytes, settings: Settings, now: datetime, index: int = 0, source: str = "input"
-) -> tuple[Message | None, list[Finding]]:
-    """One decoded message → (Message, findings). Raises AnalysisStop for XML that cannot be used."""
+@dataclass
+class Analyzed:
+    message: Message
+    findings: list[Finding]
+    errors: list[EntraError] = field(default_factory=list)
+
+
+def analyze_xml(xml: bytes, settings: Settings, now: datetime, index: int = 0, source: str = "input") -> Analyzed:
+    """One decoded message → Analyzed. Raises AnalysisStop for XML that cannot be used."""
     root = xmlsafe.parse(xml, settings.limits)
     kind = saml.kind_of(root)
     text = xml.decode("utf-8", "replace")
@@ -66,7 +72,7 @@ def analyze_xml(
             extra={"metadata": metadata.summary(info, now)},
         )
         found = [finding("metadata_pasted", actual=f"EntityDescriptor entityID={info.entity_id!r}")]
-        return msg, found + metadata.findings_for(info)
+        return Analyzed(msg, found + metadata.findings_for(info))
     if kind == "unknown":
         raise AnalysisStop(
             finding(
@@ -91,6 +97,8 @@ def analyze_xml(
         signature=verification.result,
     )
     found = verification.findings + checks.run(ctx)
+    errors = explain.status_errors(values.status_message, values.status_detail)
+    found += explain.aadsts_findings(errors, facts=_facts(values, settings))
     msg = Message(
         index=index,
         kind=kind,
@@ -102,7 +110,18 @@ def analyze_xml(
         source=source,
         evaluated_at=checks.iso(now),
     )
-    return msg, found
+    return Analyzed(msg, found, errors)
+
+
+def _facts(values: Values, settings: Settings) -> dict[str, str]:
+    """Values a catalog fix can quote (e.g. the ACS URL sent vs the Reply URL configured)."""
+    facts = {
+        "acs_url": values.acs_url or values.destination,
+        "reply_urls": settings.acs_url,
+        "issuer": values.issuer if values.acs_url else None,
+        "identifier": settings.sp_entity_id,
+    }
+    return {k: v for k, v in facts.items() if v}
 
 
 def stopped(stop: Finding, size: int, settings: Settings, now: datetime) -> Report:
@@ -123,15 +142,21 @@ def analyze(
     decoded: Decoded | None = None
     messages: list[Message] = []
     found: list[Finding] = list(notes)
+    errors: list[EntraError] = []
     try:
         decoded = decode(raw, settings.limits)
         found.extend(decoded.findings)
-        msg, msg_findings = analyze_xml(decoded.xml, settings, now)
-        if msg is not None:
-            messages.append(msg)
-            found.extend(f.at(msg.index) for f in msg_findings)
+        result = analyze_xml(decoded.xml, settings, now)
+        messages.append(result.message)
+        found.extend(f.at(result.message.index) for f in result.findings)
+        errors.extend(result.errors)
     except AnalysisStop as stop:
-        found.append(stop.finding)
+        recognised = _not_a_message(raw, stop.finding) if stop.finding.code in _NOT_A_MESSAGE else None
+        if recognised:
+            errors.extend(recognised[0])
+            found.extend(recognised[1])
+        else:
+            found.append(stop.finding)
     except Exception:  # noqa: BLE001 - a bug must become a finding, never a stack trace for the user
         log.exception("analysis failed")
         found.append(finding("internal_error"))
@@ -141,4 +166,21 @@ def analyze(
         findings=sort_findings(found),
         now=checks.iso(now),
         skew=settings.skew,
+        entra_errors=tuple(errors),
     )
+
+
+_NOT_A_MESSAGE = {"not_saml", "invalid_base64", "malformed_xml", "dtd_forbidden"}
+
+
+def _not_a_message(raw: bytes, stop: Finding) -> tuple[list[EntraError], list[Finding]] | None:
+    """Input that is no SAML message may still be evidence: an Entra error page, an error redirect, a token
+    error JSON, text pasted from a screenshot, or an SP library's error message."""
+    text = raw[: 512 * 1024].decode("utf-8", "replace")
+    errors = explain.errors_in_input(text)
+    found = explain.aadsts_findings(errors) + explain.library_findings(text)
+    if not found:
+        return None
+    what = "an Entra error" if errors else "an SP library error message"
+    found.append(finding("error_text_recognised", f"No SAML message, but {what} was recognised", actual=stop.title))
+    return errors, found

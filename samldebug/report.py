@@ -7,7 +7,7 @@ import json
 from enum import Enum
 from typing import Any
 
-from .catalog import entry
+from .catalog import claims, entry
 from .model import Finding, Message, Report, Severity, SignatureStatus
 
 
@@ -56,9 +56,20 @@ def verdict(report: Report) -> dict[str, Any]:
     }
 
 
+def _label_attributes(values: dict[str, Any] | None) -> None:
+    """Add the catalog's friendly name to each attribute (the SAML FriendlyName stays as sent)."""
+    if not values:
+        return
+    for attr in values["attributes"]:
+        claim = claims().get(attr["name"])
+        attr["label"] = claim.friendly if claim else None
+
+
 def _message_json(m: Message) -> dict[str, Any]:
     out: dict[str, Any] = _plain(m)
     out["trusted"] = _plain(m.trusted) if m.trusted is not None else None
+    _label_attributes(out["trusted"])
+    _label_attributes(out["unverified"])
     return out
 
 
@@ -71,6 +82,7 @@ def to_json(report: Report) -> dict[str, Any]:
         "input": _plain(report.input),
         "messages": [_message_json(m) for m in report.messages],
         "findings": [_plain(f) for f in report.findings],
+        "entra_errors": [_plain(e) for e in report.entra_errors],
     }
 
 
@@ -113,6 +125,13 @@ def to_text(report: Report, colour: bool = False) -> str:
             lines += _finding_lines(f, colour)
     else:
         lines.append("No findings.")
+    for e in report.entra_errors:
+        ids = ", ".join(
+            f"{k} {v}"
+            for k, v in (("Trace ID", e.trace_id), ("Correlation ID", e.correlation_id), ("Timestamp", e.timestamp))
+            if v
+        )
+        lines.append(f"AADSTS{e.code} ({e.source})" + (f": {ids}" if ids else ""))
     for m in report.messages:
         lines.append("")
         lines.append(f"Message {m.index + 1}: {m.kind}")
@@ -138,5 +157,7 @@ def to_text(report: Report, colour: bool = False) -> str:
         if values.audiences:
             lines.append(f"  {'audience':16} {', '.join(values.audiences)}   [{label}]")
         for a in values.attributes:
-            lines.append(f"  attribute        {a.friendly_name or a.name} = {', '.join(a.values)}   [{label}]")
+            claim = claims().get(a.name)
+            name = claim.friendly if claim else a.friendly_name or a.name
+            lines.append(f"  attribute        {name} = {', '.join(a.values)}   [{label}]")
     return "\n".join(lines) + "\n"

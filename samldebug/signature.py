@@ -19,9 +19,9 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
 from datetime import datetime
 from functools import lru_cache
+from typing import Any, cast
 
 import cryptography.exceptions
 from cryptography import x509
