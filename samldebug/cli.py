@@ -14,12 +14,11 @@ from typing import BinaryIO
 
 import click
 
-from . import metadata as md
+from . import trust
 from .catalog import finding
-from .certs import Anchor, CertError, load_certs
 from .config import Limits, Settings
 from .decode import mib, oversized
-from .model import AnalysisStop, Finding, Report, Severity
+from .model import Finding, Report, Severity
 from .pipeline import analyze, stopped
 from .report import dumps, to_text
 
@@ -79,40 +78,29 @@ def build_settings(
     limits: Limits,
     now: datetime,
 ) -> tuple[Settings, tuple[Finding, ...]]:
-    anchors: list[Anchor] = []
-    notes: list[Finding] = []
-    for src in metadata:
+    def read(src: str, flag: str) -> bytes:
         try:
-            info = md.load(Path(src).read_bytes(), f"metadata {Path(src).name}", limits)
+            return Path(src).read_bytes()
         except OSError as e:
-            raise click.BadParameter(f"cannot read {src}: {e.strerror}", param_hint="--metadata") from None
-        except AnalysisStop as stop:
-            notes.append(stop.finding)
-            continue
-        anchors.extend(info.anchors())
-        notes.extend(md.findings_for(info))
-        if idp_entity_id is None and info.role == "idp" and "{" not in info.entity_id:
-            idp_entity_id = info.entity_id
-    for src in cert:
-        try:
-            found = load_certs(Path(src).read_bytes())
-        except OSError as e:
-            raise click.BadParameter(f"cannot read {src}: {e.strerror}", param_hint="--cert") from None
-        except CertError as e:
-            raise click.BadParameter(f"{src}: {e}", param_hint="--cert") from None
-        anchors.extend(
-            Anchor(c, f"--cert {Path(src).name}" + (f" #{i + 1}" if len(found) > 1 else ""))
-            for i, c in enumerate(found)
-        )
+            raise click.BadParameter(f"cannot read {src}: {e.strerror}", param_hint=flag) from None
+
+    found = trust.collect(
+        [(read(src, "--metadata"), f"metadata {Path(src).name}") for src in metadata],
+        [(read(src, "--cert"), f"--cert {Path(src).name}") for src in cert],
+        limits,
+    )
+    bad = [n for n in found.notes if n.code == "bad_certificate"]
+    if bad:
+        raise click.BadParameter(f"{bad[0].where}: {bad[0].actual}", param_hint="--cert")
     settings = Settings(
         sp_entity_id=sp_entity_id,
         acs_url=acs_url,
-        idp_entity_id=idp_entity_id,
-        anchors=tuple(anchors),
+        idp_entity_id=idp_entity_id or found.idp_entity_id,
+        anchors=tuple(found.anchors),
         skew=skew,
         limits=limits,
     )
-    return settings, tuple(notes)
+    return settings, tuple(found.notes)
 
 
 def exit_code(report: Report) -> ExitCode:
@@ -168,3 +156,30 @@ def analyze_cmd(
 
 
 __all__ = ["ExitCode", "finding", "main"]
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="gunicorn workers.")
+@click.option("--debug", is_flag=True, help="Flask's development server with the debugger (never in production).")
+def serve_cmd(host: str, port: int, workers: int, debug: bool) -> None:
+    """Serve the web page: gunicorn by default, Flask's development server only with --debug."""
+    if debug:
+        from .web import create_app
+
+        create_app().run(host=host, port=port, debug=True)
+        return
+    from gunicorn.app.wsgiapp import run  # the same entry point as the `gunicorn` command
+
+    sys.argv = [
+        "gunicorn",
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        str(workers),
+        "--access-logfile",
+        "-",
+        "samldebug.web:create_app()",
+    ]
+    run()

@@ -8,6 +8,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from browser import browser  # noqa: E402, F401 - the Chromium fixture, shared by browser tests
 from factory import ACS_URL, ISSUER, SP_ENTITY_ID, T0, idp_key  # noqa: E402
 
 from samldebug.certs import Anchor  # noqa: E402

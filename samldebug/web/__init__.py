@@ -1,0 +1,91 @@
+"""The web shell: `create_app()` is the only wiring point (flask's tutorial pattern).
+
+Production: `gunicorn 'samldebug.web:create_app()'`; development: `samldebug serve --debug`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from .. import catalog
+from ..config import AppConfig
+
+log = logging.getLogger("samldebug.web")
+PACKAGE = Path(__file__).resolve().parent.parent
+
+
+def _asset_dir(name: str) -> str:
+    """templates/ and static/ live at the repository root; an installed wheel carries them inside the
+    package (see pyproject's package-dir mapping)."""
+    for candidate in (PACKAGE.parent / name, PACKAGE / name):
+        if candidate.is_dir():
+            return str(candidate)
+    raise RuntimeError(f"samldebug: cannot find the {name}/ folder")
+
+
+def _secret_key(instance: Path) -> str:
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    instance = os.environ.get("SAMLDEBUG_INSTANCE_PATH") or (config or {}).get("INSTANCE_PATH")
+    app = Flask(
+        __name__,
+        template_folder=_asset_dir("templates"),
+        static_folder=_asset_dir("static"),
+        instance_path=str(Path(instance).resolve()) if instance else None,
+        instance_relative_config=True,
+    )
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    file_values: dict[str, object] = {}
+    file = Path(app.instance_path) / "samldebug.toml"
+    if file.is_file():
+        file_values = tomllib.loads(file.read_text(encoding="utf-8"))
+    settings = AppConfig.load(dict(os.environ), file_values)
+    overrides = {k.lower(): v for k, v in (config or {}).items() if k.lower() in AppConfig.__dataclass_fields__}
+    if overrides:
+        import dataclasses
+
+        settings = dataclasses.replace(settings, **overrides)
+    if not settings.secret_key:
+        import dataclasses
+
+        settings = dataclasses.replace(settings, secret_key=_secret_key(Path(app.instance_path)))
+    if not settings.database_url:
+        import dataclasses
+
+        db = Path(app.instance_path) / "samldebug.db"
+        settings = dataclasses.replace(settings, database_url=f"sqlite:///{db}")
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_upload_bytes,
+        SAMLDEBUG=settings,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+    )
+    app.config.update({k: v for k, v in (config or {}).items() if k.isupper()})
+    catalog.load_all()  # a broken data file fails at start-up, not on a user's request
+
+    from . import api, errors, security, views
+    from .present import ticks
+
+    app.jinja_env.filters["ticks"] = ticks
+    security.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(views.bp)
+    app.register_blueprint(api.bp)
+    return app

@@ -1,0 +1,113 @@
+"""HTTP API for scripts and ticket systems: POST /api/v1/analyze; its OpenAPI document; health."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify
+
+from .. import __version__
+from ..report import to_json
+from . import forms
+from .views import run_analysis
+
+bp = Blueprint("api", __name__)
+
+
+@bp.post("/api/v1/analyze")
+def api_analyze() -> Any:
+    try:
+        _, report = run_analysis()
+    except forms.FormError as e:
+        return jsonify({"error": {"status": 400, "message": str(e)}}), 400
+    return jsonify(to_json(report))
+
+
+@bp.get("/healthz")
+def health() -> Any:
+    return jsonify({"status": "ok", "version": __version__})
+
+
+FIELDS: dict[str, dict[str, Any]] = {
+    "input": {"type": "string", "description": "The SAML message: XML, base64, a form body or a Redirect URL."},
+    "sp_entity_id": {"type": "string", "description": "Expected Audience (Entra 'Identifier (Entity ID)')."},
+    "acs_url": {"type": "string", "description": "Expected Recipient / Destination (Entra 'Reply URL')."},
+    "idp_entity_id": {"type": "string", "description": "Expected Issuer (default: the metadata's entityID)."},
+    "metadata": {"type": "string", "description": "IdP federation metadata XML (trust anchors)."},
+    "cert": {"type": "string", "description": "IdP signing certificate, PEM or base64."},
+    "skew": {"type": "integer", "minimum": 0, "maximum": 86400, "description": "Clock skew in seconds."},
+    "now": {"type": "string", "format": "date-time", "description": "Evaluate time checks at this instant."},
+    "required_claims": {"type": "string", "description": "Claim names the SP requires, comma or newline separated."},
+    "name_id_format": {"type": "string", "description": "The NameID format the SP expects."},
+}
+
+
+def openapi() -> dict[str, Any]:
+    form_schema = {"type": "object", "properties": dict(FIELDS)}
+    multipart = {"type": "object", "properties": {**FIELDS, "file": {"type": "string", "format": "binary"}}}
+    error = {
+        "type": "object",
+        "properties": {
+            "error": {"type": "object", "properties": {"status": {"type": "integer"}, "message": {"type": "string"}}}
+        },
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "samldebug",
+            "version": __version__,
+            "description": "Decode, verify and explain SAML messages.",
+        },
+        "paths": {
+            "/api/v1/analyze": {
+                "post": {
+                    "summary": "Analyse one SAML message",
+                    "operationId": "analyze",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {"schema": {**form_schema, "required": ["input"]}},
+                            "application/x-www-form-urlencoded": {"schema": form_schema},
+                            "multipart/form-data": {"schema": multipart},
+                        },
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "A samldebug.report/1 document",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Report"}}},
+                        },
+                        "400": {"description": "Unusable request", "content": {"application/json": {"schema": error}}},
+                        "413": {"description": "Request too large", "content": {"application/json": {"schema": error}}},
+                    },
+                }
+            },
+            "/api/v1/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "operationId": "openapi",
+                    "responses": {"200": {"description": "OpenAPI 3.1 document"}},
+                }
+            },
+            "/healthz": {
+                "get": {
+                    "summary": "Health check",
+                    "operationId": "health",
+                    "responses": {"200": {"description": "The service is up"}},
+                }
+            },
+        },
+        "components": {
+            "schemas": {
+                "Report": {
+                    "type": "object",
+                    "description": "See samldebug/schema/report-1.json",
+                    "required": ["schema", "messages", "findings"],
+                }
+            }
+        },
+    }
+
+
+@bp.get("/api/v1/openapi.json")
+def openapi_json() -> Any:
+    return jsonify(openapi())

@@ -1,0 +1,128 @@
+"""End to end in Debian's Chromium: what a support engineer does on the page."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from browser import PageWatch, shot
+from conftest import CORPUS
+from factory import ACS_URL, SP_ENTITY_ID, ResponseSpec, b64, build_response, metadata, signed_response, to_bytes
+from webutil import live_server, make_app
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    app = make_app(tmp_path_factory.mktemp("web"))
+    with live_server(app) as url:
+        yield url
+
+
+def open_page(browser, server: str, **context):  # type: ignore[no-untyped-def]
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, **context)
+    page = ctx.new_page()
+    watch = PageWatch(page)
+    page.goto(server + "/")
+    return ctx, page, watch
+
+
+def test_paste_corpus_response_and_see_verdict(browser, server: str) -> None:  # type: ignore[no-untyped-def]
+    ctx, page, watch = open_page(browser, server)
+    page.fill("#input", (CORPUS / "entra/aad_saml2_assertion_2017-03-20_valid.xml").read_text())
+    page.click("summary")
+    page.fill("textarea[name=cert]", (CORPUS / "entra/aad_signing_cert_2017.pem").read_text())
+    page.fill("input[name=now]", "2017-03-20T16:00:00Z")
+    page.click("button.primary")
+    page.wait_for_selector("#verdict")
+    assert page.inner_text("#verdict .headline") == "Signature valid; no blocking problem found"
+    assert "RrX3SPSxDw6z4KHaKB2V_mnv0G-LbRZdYvo1RQa1L7s" in page.inner_text("#summary-0")
+    assert page.locator("#summary-0 .v-trusted").count() > 3
+    shot(page, "corpus-valid")
+    watch.assert_clean()
+    ctx.close()
+
+
+def test_keyboard_submit_findings_first_and_dark_mode(browser, server: str) -> None:  # type: ignore[no-untyped-def]
+    ctx, page, watch = open_page(browser, server, color_scheme="dark")
+    spec = ResponseSpec(audience="https://sp.example.com/saml/metadata/")
+    page.fill("#input", b64(signed_response(spec=spec)))
+    page.click("summary")
+    page.fill("textarea[name=metadata]", metadata().decode())
+    page.fill("input[name=sp_entity_id]", SP_ENTITY_ID)
+    page.fill("input[name=acs_url]", ACS_URL)
+    page.fill("input[name=now]", "2026-03-01T12:01:00Z")
+    page.focus("#input")
+    page.keyboard.press("Control+Enter")
+    page.wait_for_selector("#verdict")
+    assert "reject" in page.inner_text("#verdict .headline")
+    first = page.locator(".finding").first
+    assert "audience_mismatch" in first.inner_text() and "trailing slash" in first.inner_text()
+    bg = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    r, g, b = (int(x) for x in bg[bg.index("(") + 1 : bg.index(")")].split(",")[:3])
+    assert r + g + b < 150, bg  # dark theme followed the OS setting
+    path = shot(page, "audience-mismatch-dark")
+    watch.assert_clean()
+    ctx.close()
+    assert path.exists()
+
+
+def test_xss_payload_stays_text(browser, server: str) -> None:  # type: ignore[no-untyped-def]
+    ctx, page, watch = open_page(browser, server)
+    evil = '<script>alert(1)</script><img src=x onerror="alert(2)">'
+    page.fill("#input", b64(to_bytes(build_response(ResponseSpec(name_id=evil)))))
+    page.click("button.primary")
+    page.wait_for_selector("#verdict")
+    assert evil in page.inner_text("#summary-0")
+    assert page.locator("#summary-0 img").count() == 0
+    watch.assert_clean()  # no dialog opened, no CSP violation
+    ctx.close()
+
+
+def test_works_without_javascript(browser, server: str) -> None:  # type: ignore[no-untyped-def]
+    ctx, page, watch = open_page(browser, server, java_script_enabled=False)
+    page.fill("#input", b64(signed_response()))
+    page.click("button.primary")
+    page.wait_for_selector("#verdict")
+    assert page.url.endswith("/analyze")
+    assert "unverified" in page.inner_text("#verdict")
+    ctx.close()
+
+
+def test_narrow_screen_is_readable(browser, server: str) -> None:  # type: ignore[no-untyped-def]
+    ctx = browser.new_context(viewport={"width": 390, "height": 844})
+    page = ctx.new_page()
+    watch = PageWatch(page)
+    page.goto(server + "/")
+    page.fill("#input", b64(signed_response()))
+    page.click("button.primary")
+    page.wait_for_selector("#verdict")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 400, width  # no horizontal scrolling of the page itself
+    shot(page, "narrow")
+    watch.assert_clean()
+    ctx.close()
+
+
+def test_report_screenshot(browser, server: str) -> None:  # type: ignore[no-untyped-def]
+    """A real report as a picture; SAMLDEBUG_UPDATE_SCREENSHOTS=1 copies it to docs/report.png for the README."""
+    ctx, page, watch = open_page(browser, server)
+    spec = ResponseSpec(audience="https://sp.example.com/saml/metadata/")
+    page.fill("#input", b64(signed_response(spec=spec)))
+    page.click("summary")
+    page.fill("textarea[name=metadata]", metadata().decode())
+    page.fill("input[name=sp_entity_id]", SP_ENTITY_ID)
+    page.fill("input[name=now]", datetime(2026, 3, 1, 12, 1, tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    page.click("summary")
+    page.click("button.primary")
+    page.wait_for_selector("#verdict")
+    shot(page, "report")
+    if os.environ.get("SAMLDEBUG_UPDATE_SCREENSHOTS") == "1":
+        DOCS.mkdir(exist_ok=True)
+        page.evaluate("document.getElementById('verdict').scrollIntoView()")
+        page.screenshot(path=str(DOCS / "report.png"))
+    watch.assert_clean()
+    ctx.close()

@@ -1,0 +1,231 @@
+"""Every route through Flask's test client: status codes, the JSON twin, security headers, escaping."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+from factory import ACS_URL, SP_ENTITY_ID, ResponseSpec, b64, build_response, metadata, signed_response, to_bytes
+from webutil import csrf, make_app, post_form
+
+
+@pytest.fixture
+def client(tmp_path: Path):  # type: ignore[no-untyped-def]
+    return make_app(tmp_path).test_client()
+
+
+def headline(html: str) -> str:
+    m = re.search(r'<div class="headline">(.*?)</div>', html, re.S)
+    assert m, html[:500]
+    return m.group(1).strip()
+
+
+def test_index_has_form_and_security_headers(client) -> None:  # type: ignore[no-untyped-def]
+    r = client.get("/")
+    assert r.status_code == 200
+    csp = r.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    html = r.get_data(as_text=True)
+    assert re.search(r"\son[a-z]+=", html) is None  # no inline event handlers
+    assert re.search(r"<script(?![^>]*src=)", html) is None  # no inline scripts at all
+    assert 'name="csrf_token"' in html
+
+
+def test_analyze_full_page_and_htmx_partial(client) -> None:  # type: ignore[no-untyped-def]
+    data = {
+        "input": b64(signed_response()),
+        "metadata": metadata().decode(),
+        "sp_entity_id": SP_ENTITY_ID,
+        "acs_url": ACS_URL,
+    }
+    r = post_form(client, "/analyze", data)
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    assert "<html" in html and headline(html) == "Signature valid; no blocking problem found"
+    assert "alice@contoso.example" in html and 'class="badge ok"' in html
+    r = post_form(client, "/analyze", data, headers={"HX-Request": "true"})
+    part = r.get_data(as_text=True)
+    assert "<html" not in part and headline(part).startswith("Signature valid")
+
+
+def test_findings_first_with_expected_actual_fix(client) -> None:  # type: ignore[no-untyped-def]
+    spec = ResponseSpec(audience="https://sp.example.com/saml/metadata/")
+    r = post_form(
+        client,
+        "/analyze",
+        {"input": b64(signed_response(spec=spec)), "metadata": metadata().decode(), "sp_entity_id": SP_ENTITY_ID},
+    )
+    html = r.get_data(as_text=True)
+    assert html.index("audience_mismatch") < html.index('id="summary-0"')
+    assert "they differ only in a trailing slash" in html
+
+
+def test_unsigned_values_are_marked_unverified(client) -> None:  # type: ignore[no-untyped-def]
+    html = post_form(client, "/analyze", {"input": b64(build_response())}).get_data(as_text=True)
+    assert 'class="v-unverified"' in html and 'class="v-trusted"' not in html
+    assert "unsigned_assertion" in html
+
+
+def test_xss_payload_stays_text(client) -> None:  # type: ignore[no-untyped-def]
+    evil = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+    html = post_form(client, "/analyze", {"input": b64(to_bytes(build_response(ResponseSpec(name_id=evil))))}).get_data(
+        as_text=True
+    )
+    assert "<script>alert" not in html and "<img src=x" not in html
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html or "&lt;script&gt;" in html
+
+
+def test_json_twin_and_xml_download(client) -> None:  # type: ignore[no-untyped-def]
+    data = {"input": b64(signed_response()), "metadata": metadata().decode()}
+    r = post_form(client, "/analyze.json", data)
+    assert r.status_code == 200 and r.mimetype == "application/json"
+    doc = r.get_json()
+    assert doc["schema"] == "samldebug.report/1" and doc["messages"][0]["signature"]["status"] == "valid"
+    r = post_form(client, "/analyze.xml", data)
+    assert r.status_code == 200 and r.mimetype == "application/xml"
+    assert r.data.startswith(b"<samlp:Response")
+
+
+def test_file_upload(client) -> None:  # type: ignore[no-untyped-def]
+    data = {"file": (io.BytesIO(signed_response()), "resp.xml"), "metadata": metadata().decode()}
+    r = post_form(client, "/analyze", data, content_type="multipart/form-data")
+    assert headline(r.get_data(as_text=True)).startswith("Signature valid")
+
+
+def test_csrf_required_on_ui_posts(client) -> None:  # type: ignore[no-untyped-def]
+    r = client.post("/analyze", data={"input": "x"})
+    assert r.status_code == 400
+    assert "Reload the page" in r.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "data, status, text",
+    [
+        ({"input": ""}, 400, "Nothing to analyse"),
+        ({"input": "x", "skew": "abc"}, 400, "whole number"),
+        ({"input": "x", "now": "yesterday"}, 400, "ISO 8601"),
+    ],
+)
+def test_form_errors_are_friendly(client, data, status, text) -> None:  # type: ignore[no-untyped-def]
+    r = post_form(client, "/analyze", data)
+    assert r.status_code == status and text in r.get_data(as_text=True)
+    r = post_form(client, "/analyze", data, headers={"HX-Request": "true"})
+    assert r.status_code == 200 and text in r.get_data(as_text=True)  # htmx swaps 2xx only
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "",
+        "%%%",
+        "<a>",
+        '{"log": 1}',
+        "A" * 5000,
+        "<!DOCTYPE x [<!ENTITY a SYSTEM 'file:///etc/passwd'>]><x>&a;</x>",
+        "\x00\x01\x02",
+        "https://evil.example/?SAMLResponse=%ZZ",
+    ],
+)
+def test_bad_input_never_500(client, payload: str) -> None:  # type: ignore[no-untyped-def]
+    r = post_form(client, "/analyze", {"input": payload})
+    assert r.status_code in (200, 400)
+    html = r.get_data(as_text=True)
+    assert "Traceback" not in html and "root:x:0" not in html
+
+
+def test_too_large_is_413_page(tmp_path: Path) -> None:
+    client = make_app(tmp_path, max_upload_bytes=10_000).test_client()
+    token = csrf(client)
+    r = client.post("/analyze", data={"csrf_token": token, "input": "A" * 20_000})
+    assert r.status_code == 413
+    assert "larger than this server accepts" in r.get_data(as_text=True)
+    r = client.post("/api/v1/analyze", json={"input": "A" * 20_000})
+    assert r.status_code == 413 and r.get_json()["error"]["status"] == 413
+
+
+def test_404_page(client) -> None:  # type: ignore[no-untyped-def]
+    r = client.get("/nope")
+    assert r.status_code == 404 and "nothing here" in r.get_data(as_text=True)
+    assert client.get("/api/v1/nope").get_json()["error"]["status"] == 404
+
+
+def test_api_json_and_form(client) -> None:  # type: ignore[no-untyped-def]
+    r = client.post(
+        "/api/v1/analyze",
+        json={
+            "input": b64(signed_response()),
+            "cert": "",
+            "metadata": metadata().decode(),
+            "sp_entity_id": "urn:wrong",
+            "now": "2026-03-01T12:01:00Z",
+        },
+    )
+    assert r.status_code == 200
+    doc = r.get_json()
+    assert any(f["code"] == "audience_mismatch" for f in doc["findings"])
+    r = client.post("/api/v1/analyze", data={"input": b64(signed_response()), "skew": "0"})
+    assert r.status_code == 200 and r.get_json()["skew"] == 0
+    r = client.post("/api/v1/analyze", json=["not", "an", "object"])
+    assert r.status_code == 400 and "JSON body" in r.get_json()["error"]["message"]
+    r = client.post("/api/v1/analyze", json={})
+    assert r.status_code == 400
+
+
+def test_health_and_findings_page(client) -> None:  # type: ignore[no-untyped-def]
+    assert client.get("/healthz").get_json()["status"] == "ok"
+    html = client.get("/findings").get_data(as_text=True)
+    assert "audience_mismatch" in html and "AADSTS50011" in html
+
+
+def test_openapi_matches_routes(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    doc = app.test_client().get("/api/v1/openapi.json").get_json()
+    documented = {(path, method.upper()) for path, ops in doc["paths"].items() for method in ops}
+    served = {
+        (str(rule.rule), method)
+        for rule in app.url_map.iter_rules()
+        if str(rule.rule).startswith(("/api/", "/healthz"))
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+    assert documented == served
+    from samldebug.web.api import FIELDS
+    from samldebug.web.forms import __doc__ as forms_doc
+
+    for name in FIELDS:
+        assert name in forms_doc, name
+
+
+def test_every_setting_is_documented_in_readme() -> None:
+    import dataclasses
+
+    from samldebug.config import AppConfig
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    for f in dataclasses.fields(AppConfig):
+        assert f"SAMLDEBUG_{f.name.upper()}" in readme, f.name
+
+
+def test_env_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SAMLDEBUG_DEFAULT_SKEW", "7")
+    (tmp_path / "instance").mkdir()
+    (tmp_path / "instance" / "samldebug.toml").write_text("max_xml_bytes = 2048\ndefault_skew = 99\n")
+    app = make_app(tmp_path)
+    cfg = app.config["SAMLDEBUG"]
+    assert cfg.default_skew == 7 and cfg.max_xml_bytes == 2048  # the environment wins over the file
+    assert (tmp_path / "instance" / "secret_key").stat().st_mode & 0o077 == 0
+    monkeypatch.setenv("SAMLDEBUG_DEFAULT_SKEW", "abc")
+    with pytest.raises(ValueError, match="SAMLDEBUG_DEFAULT_SKEW"):
+        make_app(tmp_path)
+
+
+def test_json_is_schema_valid(client) -> None:  # type: ignore[no-untyped-def]
+    import jsonschema
+    from test_report_schema import SCHEMA
+
+    doc = post_form(client, "/analyze.json", {"input": b64(signed_response())}).get_json()
+    jsonschema.validate(doc, SCHEMA)
+    assert json.dumps(doc)
