@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test lint typecheck pytest bench fuzz clean venv browser
+.PHONY: run test lint typecheck pytest bench fuzz clean venv system-deps
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
@@ -21,11 +21,19 @@ venv: $(STAMP)
 run: venv
 	$(BIN)/samldebug serve --host $(HOST) --port $(PORT)
 
-# Debian's Chromium for the browser tests (Playwright cannot download its own browser here).
-browser:
-	@command -v /usr/bin/chromium >/dev/null 2>&1 || { \
-	  echo "installing Debian chromium for the browser tests"; \
-	  (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "WARNING: could not install chromium"; }
+# Debian packages the tests use: chromium for the browser tests (Playwright cannot download its own browser
+# here), postgresql for the PostgreSQL storage tests. Without root, missing ones make those tests skip (and fail
+# under REQUIRE_BROWSER=1 / REQUIRE_POSTGRES=1, as in CI).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+system-deps:
+	@missing=""; \
+	  [ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	  if [ -n "$$missing" ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null) \
+	      || echo "WARNING: could not install$$missing; the tests that need them will skip"; \
+	  fi
 
 lint: venv
 	$(BIN)/ruff check samldebug tests benchmarks
@@ -38,7 +46,7 @@ typecheck: venv
 pytest: venv
 	$(BIN)/python -m pytest
 
-test: venv browser lint typecheck pytest
+test: venv system-deps lint typecheck pytest
 
 bench: venv
 	$(BIN)/python benchmarks/bench_analyze.py

@@ -183,3 +183,22 @@ def serve_cmd(host: str, port: int, workers: int, debug: bool) -> None:
         "samldebug.web:create_app()",
     ]
     run()
+
+
+@main.command("purge")
+@click.option("--database-url", envvar="SAMLDEBUG_DATABASE_URL", help="Default: the instance folder's SQLite file.")
+def purge_cmd(database_url: str | None) -> None:
+    """Delete expired shared reports (run it from cron or a systemd timer)."""
+    from .store import Store, StoreError
+
+    if not database_url:
+        from .web import create_app
+
+        database_url = create_app().config["SAMLDEBUG"].database_url
+    store = Store(database_url)
+    try:
+        store.migrate()
+        removed = store.purge(datetime.now(UTC))
+    except StoreError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"purged {removed} expired report(s)")

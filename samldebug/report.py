@@ -161,3 +161,53 @@ def to_text(report: Report, colour: bool = False) -> str:
             name = claim.friendly if claim else a.friendly_name or a.name
             lines.append(f"  attribute        {name} = {', '.join(a.values)}   [{label}]")
     return "\n".join(lines) + "\n"
+
+
+# -- JSON → Report (stored permalinks are re-rendered from their JSON) ----------------------------------------
+
+
+def _build(tp: Any, value: Any) -> Any:
+    import types
+    import typing
+
+    if value is None:
+        return None
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _build(args[0], value) if len(args) == 1 else value
+    if origin is tuple:
+        (inner, *_rest) = typing.get_args(tp)
+        return tuple(_build(inner, v) for v in value)
+    if origin is dict:
+        return dict(value)
+    if isinstance(tp, type) and issubclass(tp, Enum):
+        return tp(value)
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        hints = typing.get_type_hints(tp)
+        kwargs = {f.name: _build(hints[f.name], value[f.name]) for f in dataclasses.fields(tp) if f.name in value}
+        return tp(**kwargs)
+    return value
+
+
+def from_json(doc: dict[str, Any]) -> Report:
+    """The inverse of to_json (unknown keys such as 'verdict' or attribute labels are derived data)."""
+    from .model import EntraError, InputInfo, Message
+
+    messages = []
+    for m in doc["messages"]:
+        m = dict(m)
+        for part in ("trusted", "unverified"):
+            if m.get(part):
+                m[part] = dict(
+                    m[part], attributes=[{k: v for k, v in a.items() if k != "label"} for a in m[part]["attributes"]]
+                )
+        messages.append(_build(Message, m))
+    return Report(
+        input=_build(InputInfo, doc["input"]),
+        messages=tuple(messages),
+        findings=tuple(_build(Finding, f) for f in doc["findings"]),
+        now=doc["now"],
+        skew=doc["skew"],
+        entra_errors=tuple(_build(EntraError, e) for e in doc.get("entra_errors", [])),
+    )

@@ -10,6 +10,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from browser import browser  # noqa: E402, F401 - the Chromium fixture, shared by browser tests
 from factory import ACS_URL, ISSUER, SP_ENTITY_ID, T0, idp_key  # noqa: E402
+from pg import postgres_url  # noqa: E402, F401 - the PostgreSQL fixture
 
 from samldebug.certs import Anchor  # noqa: E402
 from samldebug.config import Settings  # noqa: E402
@@ -47,3 +48,18 @@ def corpus() -> Path:
     if not (CORPUS / "MANIFEST.json").is_file():
         pytest.fail(f"the shared corpus is missing at {CORPUS}")
     return CORPUS
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each storage test runs on SQLite and on a real PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'samldebug.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.begin() as conn:  # each test starts from an empty schema
+        conn.execute(text("DROP TABLE IF EXISTS reports, schema_version"))
+    engine.dispose()
+    return url

@@ -126,3 +126,45 @@ def test_report_screenshot(browser, server: str) -> None:  # type: ignore[no-unt
         page.screenshot(path=str(DOCS / "report.png"))
     watch.assert_clean()
     ctx.close()
+
+
+def test_share_and_open_in_fresh_context(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import create_engine, text
+
+    db = tmp_path / "share.db"
+    app = make_app(tmp_path, database_url=f"sqlite:///{db}")
+    with live_server(app) as url:
+        ctx, page, watch = open_page(browser, url)
+        spec = ResponseSpec(audience="https://sp.example.com/saml/metadata/")
+        page.fill("#input", b64(signed_response(spec=spec)))
+        page.click("summary")
+        page.fill("textarea[name=metadata]", metadata().decode())
+        page.fill("input[name=sp_entity_id]", SP_ENTITY_ID)
+        page.click("button.primary")
+        page.wait_for_selector("#share-panel")
+        page.click("#share-panel summary")
+        page.select_option("select[name=redact]", "identity")
+        page.fill("input[name=title]", "Audience problem for ACME")
+        page.click("#share-button")
+        page.wait_for_selector("#permalink")
+        link = page.input_value("#permalink")
+        findings = page.locator(".finding .code").all_inner_texts()
+        watch.assert_clean()
+        ctx.close()
+
+        fresh = browser.new_context()
+        other = fresh.new_page()
+        other_watch = PageWatch(other)
+        other.goto(link)
+        assert "Audience problem for ACME" in other.inner_text("h1")
+        assert other.locator(".finding .code").all_inner_texts() == findings
+        assert "alice@contoso.example" not in other.content()
+        shot(other, "permalink")
+        other_watch.assert_clean()
+        fresh.close()
+    engine = create_engine(f"sqlite:///{db}")
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT * FROM reports")).one()
+    engine.dispose()
+    raw = b"".join(bytes(v) if isinstance(v, bytes) else str(v).encode() for v in row)
+    assert b"alice@contoso.example" not in raw and b"SignatureValue" not in raw and b"Alice" not in raw

@@ -80,12 +80,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update({k: v for k, v in (config or {}).items() if k.isupper()})
     catalog.load_all()  # a broken data file fails at start-up, not on a user's request
 
-    from . import api, errors, security, views
+    from . import api, errors, limits, logs, security, sharing, views
     from .present import ticks
 
     app.jinja_env.filters["ticks"] = ticks
     security.init_app(app)
     errors.init_app(app)
+    logs.install()
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
+    sharing.init_app(app)
+    limits.init_app(app)
     return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, jsonify, request
 
 from .. import __version__
 from ..report import to_json
@@ -20,7 +20,20 @@ def api_analyze() -> Any:
         _, report = run_analysis()
     except forms.FormError as e:
         return jsonify({"error": {"status": 400, "message": str(e)}}), 400
-    return jsonify(to_json(report))
+    doc = to_json(report)
+    fields = request.get_json(silent=True) if request.is_json else request.form
+    if isinstance(fields, dict) or hasattr(fields, "get"):
+        wanted = str(fields.get("share", "")).lower() in ("1", "true", "yes", "on")  # type: ignore[union-attr]
+        if wanted:
+            from .sharing import share_report
+
+            try:
+                created, links = share_report(doc, dict(fields))  # type: ignore[arg-type]
+            except forms.FormError as e:
+                return jsonify({"error": {"status": 400, "message": str(e)}}), 400
+            doc.update(links)
+            doc["expires"] = created.meta.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return jsonify(doc)
 
 
 @bp.get("/healthz")
@@ -39,6 +52,10 @@ FIELDS: dict[str, dict[str, Any]] = {
     "now": {"type": "string", "format": "date-time", "description": "Evaluate time checks at this instant."},
     "required_claims": {"type": "string", "description": "Claim names the SP requires, comma or newline separated."},
     "name_id_format": {"type": "string", "description": "The NameID format the SP expects."},
+    "share": {"type": "string", "description": "1 to also store the report and return permalink and delete_url."},
+    "expires_in": {"type": "string", "description": "Permalink lifetime: 1h, 1d, 7d (default), 30d or seconds."},
+    "redact": {"type": "string", "enum": ["none", "identity", "all"], "description": "Redaction of the stored report."},
+    "title": {"type": "string", "description": "A title shown on the permalink page."},
 }
 
 

@@ -1,7 +1,8 @@
 """One request → (input bytes, Settings, now, notes): shared by the HTML views and the API.
 
 Fields (form or JSON body): input | file, metadata (text) | metadata_file, cert (text) | cert_file,
-sp_entity_id, acs_url, idp_entity_id, skew, now, required_claims, name_id_format.
+sp_entity_id, acs_url, idp_entity_id, skew, now, required_claims, name_id_format; for sharing also share,
+expires_in, redact, title (read by sharing.py).
 """
 
 from __future__ import annotations
@@ -71,7 +72,9 @@ def parse_now(text: str) -> datetime:
     return parsed.astimezone(UTC)
 
 
-def parse(clock: datetime) -> Analysis:
+def parse(clock: datetime, *, sharing: bool = False) -> Analysis:
+    """`sharing`: the share button re-sends the form; the report's own evaluation instant (share_now) is
+    reused when the user gave none, so the stored report is the one they saw."""
     config = _config()
     limits = config.limits()
     fields = _fields()
@@ -103,6 +106,8 @@ def parse(clock: datetime) -> Analysis:
     if not 0 <= skew <= 86400:
         raise FormError("'skew' must be between 0 and 86400 seconds.")
     now_text = str(fields.get("now", "") or "").strip()
+    if sharing and not now_text:
+        now_text = str(fields.get("share_now", "") or "").strip()
     now = parse_now(now_text) if now_text else clock
     claims_raw = fields.get("required_claims", "")
     claims = claims_raw if isinstance(claims_raw, list) else str(claims_raw).replace(",", "\n").splitlines()

@@ -28,8 +28,8 @@ def config() -> AppConfig:
     return value
 
 
-def run_analysis() -> tuple[forms.Analysis, Report]:
-    a = forms.parse(clock())
+def run_analysis(sharing: bool = False) -> tuple[forms.Analysis, Report]:
+    a = forms.parse(clock(), sharing=sharing)
     return a, analyze(a.data, a.settings, now=a.now, notes=a.notes)
 
 

@@ -1,0 +1,183 @@
+"""Permalink storage: one small interface, SQLAlchemy Core, SQLite by default and PostgreSQL by URL.
+
+A write is one transaction (the whole report or nothing). Expired reports are never served, even before
+`samldebug purge` removes them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    delete,
+    event,
+    insert,
+    select,
+    text,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from . import crypto
+
+metadata = MetaData()
+
+reports = Table(
+    "reports",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("key_hash", String(64), nullable=False),
+    Column("delete_hash", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("redaction", String(16), nullable=False),
+    Column("ciphertext", LargeBinary, nullable=False),
+)
+schema_version = Table("schema_version", metadata, Column("version", Integer, nullable=False))
+
+SCHEMA_VERSION = 1
+# Ordered migrations: version N upgrades N-1 → N. Version 1 is the initial schema (create_all).
+MIGRATIONS: dict[int, list[str]] = {}
+
+
+class StoreError(RuntimeError):
+    """The database cannot be used (down, full, locked): shown as a clear error, never a stack trace."""
+
+
+@dataclass(frozen=True)
+class Meta:
+    id: str
+    created_at: datetime
+    expires_at: datetime
+    redaction: str
+
+
+@dataclass(frozen=True)
+class Created:
+    id: str
+    key: str
+    delete_token: str
+    meta: Meta
+
+
+def _utc(dt: datetime) -> datetime:
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        kw: dict[str, Any] = {"pool_pre_ping": True}
+        if url.startswith("sqlite"):
+            kw["connect_args"] = {"timeout": 10}
+        self.engine: Engine = create_engine(url, **kw)
+        if url.startswith("sqlite"):
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+
+    def migrate(self) -> None:
+        try:
+            with self.engine.begin() as conn:
+                metadata.create_all(conn)
+                current = conn.execute(select(schema_version.c.version)).scalar()
+                if current is None:
+                    conn.execute(insert(schema_version).values(version=SCHEMA_VERSION))
+                    return
+                for version in range(int(current) + 1, SCHEMA_VERSION + 1):
+                    for statement in MIGRATIONS.get(version, []):
+                        conn.execute(text(statement))
+                    conn.execute(schema_version.update().values(version=version))
+        except SQLAlchemyError as e:
+            raise StoreError(f"the report database is unavailable ({type(e).__name__})") from None
+
+    def create(self, plaintext: bytes, *, now: datetime, expires_at: datetime, redaction: str) -> Created:
+        report_id, key, delete_token = crypto.new_id(), crypto.new_key(), secrets.token_urlsafe(24)
+        blob = crypto.seal(plaintext, key, aad=report_id.encode())
+        row = {
+            "id": report_id,
+            "key_hash": crypto.key_hash(key),
+            "delete_hash": _hash(delete_token),
+            "created_at": _utc(now),
+            "expires_at": _utc(expires_at),
+            "redaction": redaction,
+            "ciphertext": blob,
+        }
+        try:
+            with self.engine.begin() as conn:  # one transaction: the whole report or nothing
+                conn.execute(insert(reports).values(**row))
+        except SQLAlchemyError as e:
+            raise StoreError(f"the report could not be stored ({type(e).__name__})") from None
+        return Created(report_id, key, delete_token, Meta(report_id, _utc(now), _utc(expires_at), redaction))
+
+    def _row(self, report_id: str, now: datetime) -> Any:
+        try:
+            with self.engine.connect() as conn:
+                row = conn.execute(select(reports).where(reports.c.id == report_id)).first()
+        except SQLAlchemyError as e:
+            raise StoreError(f"the report database is unavailable ({type(e).__name__})") from None
+        if row is None or _utc(row.expires_at) <= _utc(now):
+            return None  # expired reports are never served, even before they are purged
+        return row
+
+    def meta(self, report_id: str, now: datetime) -> Meta | None:
+        row = self._row(report_id, now)
+        if row is None:
+            return None
+        return Meta(row.id, _utc(row.created_at), _utc(row.expires_at), row.redaction)
+
+    def open(self, report_id: str, key: str, now: datetime) -> tuple[Meta, bytes] | None:
+        """(meta, plaintext); None when unknown or expired. Raises crypto.Unsealable for a wrong key."""
+        row = self._row(report_id, now)
+        if row is None:
+            return None
+        if not hmac.compare_digest(row.key_hash, crypto.key_hash(key)):
+            raise crypto.Unsealable("wrong key")
+        plaintext = crypto.unseal(row.ciphertext, key, aad=report_id.encode())
+        return Meta(row.id, _utc(row.created_at), _utc(row.expires_at), row.redaction), plaintext
+
+    def delete(self, report_id: str, delete_token: str) -> bool:
+        try:
+            with self.engine.begin() as conn:
+                row = conn.execute(select(reports.c.delete_hash).where(reports.c.id == report_id)).first()
+                if row is None or not hmac.compare_digest(row.delete_hash, _hash(delete_token)):
+                    return False
+                conn.execute(delete(reports).where(reports.c.id == report_id))
+                return True
+        except SQLAlchemyError as e:
+            raise StoreError(f"the report database is unavailable ({type(e).__name__})") from None
+
+    def purge(self, now: datetime) -> int:
+        try:
+            with self.engine.begin() as conn:
+                result = conn.execute(delete(reports).where(reports.c.expires_at <= _utc(now)))
+                return int(result.rowcount or 0)
+        except SQLAlchemyError as e:
+            raise StoreError(f"the report database is unavailable ({type(e).__name__})") from None
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets several gunicorn workers read while one writes; busy_timeout waits for the writer lock.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()

@@ -1,0 +1,49 @@
+"""Request logs without secrets: permalink keys and delete tokens are cut from every logged path, and no
+SAML payload is ever logged. Used by the Flask dev server (werkzeug) and by gunicorn (RedactingLogger)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from gunicorn.glogging import Logger
+
+# /r/<id>/<key>[.json|.txt] and /r/<id>/delete/<token>
+_SECRET_PATH = re.compile(r"(/r/[A-Za-z0-9_-]+/)(delete/)?[A-Za-z0-9_-]{20,}")
+
+
+def redact_path(text: str) -> str:
+    return _SECRET_PATH.sub(lambda m: m.group(1) + (m.group(2) or "") + "[redacted]", text)
+
+
+class RedactingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact_path(record.msg)
+        if record.args:
+            if isinstance(record.args, dict):
+                record.args = {k: redact_path(v) if isinstance(v, str) else v for k, v in record.args.items()}
+            else:
+                record.args = tuple(redact_path(a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+class RedactingLogger(Logger):  # type: ignore[misc]
+    """gunicorn logger class: `gunicorn --logger-class samldebug.web.logs.RedactingLogger …`"""
+
+    def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
+        atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
+        for key in ("r", "U", "q", "{raw_uri}e"):
+            if isinstance(atoms.get(key), str):
+                atoms[key] = redact_path(atoms[key])
+        for key in list(atoms):
+            if isinstance(atoms[key], str) and "/r/" in atoms[key]:
+                atoms[key] = redact_path(atoms[key])
+        return atoms
+
+
+def install() -> None:
+    logger = logging.getLogger("werkzeug")
+    if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+        logger.addFilter(RedactingFilter())

@@ -1,0 +1,192 @@
+"""Permalinks: share a report, open it by link, delete it. The key is a path segment that is never logged or
+stored (see logs.py); the database holds only ciphertext and a hash of the key."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, Flask, Response, abort, current_app, jsonify, render_template, request, url_for
+
+from .. import redact
+from ..report import from_json, to_json, to_text
+from ..store import Created, Store, StoreError
+from ..store.crypto import Unsealable
+from . import forms, present
+from .views import clock, config, run_analysis
+
+bp = Blueprint("share", __name__)
+
+EXPIRY_CHOICES = {"1h": 3600, "1d": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
+DEFAULT_EXPIRY = 7 * 86400
+_ID = re.compile(r"^[A-Za-z0-9_-]{16,32}$")
+
+
+def store() -> Store:
+    existing: Store | None = current_app.extensions.get("samldebug.store")
+    if existing is None:
+        existing = Store(config().database_url)
+        existing.migrate()  # StoreError when the database is down: sharing fails, analysis keeps working
+        current_app.extensions["samldebug.store"] = existing
+    return existing
+
+
+def parse_expiry(value: str | None) -> int:
+    if not value:
+        return min(DEFAULT_EXPIRY, config().share_max_expiry)
+    seconds = EXPIRY_CHOICES.get(value)
+    if seconds is None:
+        try:
+            seconds = int(value)
+        except ValueError:
+            raise forms.FormError(f"'expires_in' must be one of {', '.join(EXPIRY_CHOICES)} or seconds") from None
+    if seconds <= 0:
+        raise forms.FormError("'expires_in' must be positive")
+    return min(seconds, config().share_max_expiry)
+
+
+def share_report(doc: dict[str, Any], fields: dict[str, Any]) -> tuple[Created, dict[str, str]]:
+    level = str(fields.get("redact") or "identity")
+    if level not in redact.LEVELS:
+        raise forms.FormError(f"'redact' must be one of {', '.join(redact.LEVELS)}")
+    title = str(fields.get("title") or "")[:200]
+    payload = json.dumps({"report": redact.redact(doc, level), "title": title}).encode()
+    now = clock()
+    created = store().create(
+        payload, now=now, expires_at=now + timedelta(seconds=parse_expiry(fields.get("expires_in"))), redaction=level
+    )
+    links = {
+        "permalink": url_for("share.permalink", report_id=created.id, key=created.key, _external=True),
+        "delete_url": url_for("share.delete_confirm", report_id=created.id, token=created.delete_token, _external=True),
+    }
+    return created, links
+
+
+def _fields() -> dict[str, Any]:
+    if request.is_json:
+        body = request.get_json(silent=True)
+        return body if isinstance(body, dict) else {}
+    return dict(request.form.items())
+
+
+@bp.post("/share")
+def share() -> Any:
+    try:
+        a, report = run_analysis(sharing=True)
+    except forms.FormError as e:
+        return render_template("_report.html", error=str(e), fields={}), 200
+    ctx: dict[str, Any] = present.view(report, config().limits(), clock())
+    try:
+        created, links = share_report(to_json(report), _fields())
+        ctx["shared"] = {"created": created, **links}
+    except forms.FormError as e:
+        ctx["share_error"] = str(e)
+    except StoreError:
+        ctx["share_error"] = (
+            "Sharing is unavailable right now: the report database cannot be reached. The analysis below is complete."
+        )
+    partial = request.headers.get("HX-Request") == "true"
+    return render_template("_report.html" if partial else "index.html", fields=a.fields, error=None, **ctx)
+
+
+def _open(report_id: str, key: str) -> tuple[Any, dict[str, Any]]:
+    if not _ID.match(report_id):
+        abort(404)
+    try:
+        opened = store().open(report_id, key, clock())
+    except Unsealable:
+        meta = store().meta(report_id, clock())
+        if meta is None:
+            abort(404)
+        return meta, {}
+    if opened is None:
+        abort(404, description="This report does not exist, has expired or was deleted.")
+    meta, plaintext = opened
+    return meta, json.loads(plaintext)
+
+
+def _wrong_key(meta: Any) -> Any:
+    return render_template("locked.html", meta=meta), 403
+
+
+@bp.get("/r/<report_id>/<key>")
+def permalink(report_id: str, key: str) -> Any:
+    meta, data = _open(report_id, key)
+    if not data:
+        return _wrong_key(meta)
+    report = from_json(data["report"])
+    ctx = present.view(report, config().limits(), None)
+    return render_template("permalink.html", meta=meta, title=data.get("title"), report_id=report_id, key=key, **ctx)
+
+
+@bp.get("/r/<report_id>/<key>.json")
+def permalink_json(report_id: str, key: str) -> Any:
+    meta, data = _open(report_id, key)
+    if not data:
+        return jsonify({"error": {"status": 403, "message": "wrong key"}, "exists": _meta_json(meta)}), 403
+    doc = dict(data["report"])
+    doc["shared"] = dict(_meta_json(meta), title=data.get("title"))
+    return jsonify(doc)
+
+
+@bp.get("/r/<report_id>/<key>.txt")
+def permalink_text(report_id: str, key: str) -> Any:
+    meta, data = _open(report_id, key)
+    if not data:
+        return Response("This report exists, but the key in the link is wrong.\n", 403, mimetype="text/plain")
+    report = from_json(data["report"])
+    title = data.get("title") or "samldebug report"
+    head = f"{title} (redaction: {meta.redaction}, expires {meta.expires_at:%Y-%m-%d %H:%M} UTC)\n"
+    link = url_for("share.permalink", report_id=report_id, key=key, _external=True)
+    return Response(head + to_text(report) + f"\nFull report: {link}\n", mimetype="text/plain")
+
+
+@bp.get("/r/<report_id>")
+def without_key(report_id: str) -> Any:
+    meta = store().meta(report_id, clock()) if _ID.match(report_id) else None
+    if meta is None:
+        abort(404, description="This report does not exist, has expired or was deleted.")
+    return _wrong_key(meta)
+
+
+@bp.get("/r/<report_id>/delete/<token>")
+def delete_confirm(report_id: str, token: str) -> Any:
+    meta = store().meta(report_id, clock()) if _ID.match(report_id) else None
+    if meta is None:
+        abort(404, description="This report does not exist, has expired or was deleted.")
+    return render_template("delete.html", meta=meta, report_id=report_id, token=token)
+
+
+@bp.post("/r/<report_id>/delete/<token>")
+def delete(report_id: str, token: str) -> Any:
+    if not _ID.match(report_id) or not store().delete(report_id, token):
+        abort(404, description="Nothing to delete: the link is wrong, or the report is already gone.")
+    return render_template("deleted.html"), 200
+
+
+def _meta_json(meta: Any) -> dict[str, str]:
+    return {
+        "created": meta.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "expires": meta.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "redaction": meta.redaction,
+    }
+
+
+def store_unavailable(error: StoreError) -> Any:
+    message = (
+        "Shared reports are unavailable right now (the report database cannot be reached). "
+        "Pasting and analysing still work."
+    )
+    if request.path.endswith(".json") or request.path.startswith("/api/"):
+        return jsonify({"error": {"status": 503, "message": message}}), 503
+    return render_template("error.html", status=503, message="Service unavailable", detail=message), 503
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+    app.register_error_handler(StoreError, store_unavailable)
+
+
+__all__ = ["datetime", "init_app", "share_report"]
