@@ -524,7 +524,9 @@ CHECKS: list[Check] = [
 
 
 def run(ctx: Context) -> list[Finding]:
+    from .checks_request import CHECKS as REQUEST_CHECKS
+
     out: list[Finding] = []
-    for check in CHECKS:
+    for check in CHECKS + REQUEST_CHECKS:
         out.extend(check(ctx))
     return out

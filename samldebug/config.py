@@ -33,6 +33,11 @@ class Settings:
     anchors: tuple[Anchor, ...] = ()  # trust anchors: metadata signing certs, pasted certs
     skew: int = 180  # seconds of clock skew tolerated on every time check
     required_claims: tuple[str, ...] = ()  # attribute names the SP needs (full URI or the name the SP uses)
+    reply_urls: tuple[str, ...] = ()  # every Reply URL configured in Entra (acs_url is the SP's own)
+    sp_anchors: tuple[Anchor, ...] = ()  # the SP's signing certificates (request signatures)
+    require_signed_requests: bool = False  # the SP signs its requests / Entra requires verification certs
+    idp_sso_urls: tuple[str, ...] = ()  # SingleSignOnService locations from the IdP metadata
+    idp_slo_urls: tuple[str, ...] = ()  # SingleLogoutService locations from the IdP metadata
     name_id_format: str | None = None  # the NameID format the SP expects
     limits: Limits = field(default_factory=Limits)
 

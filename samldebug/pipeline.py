@@ -10,11 +10,12 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from . import checks, explain, metadata, saml, signature, xmlsafe
+from . import checks, explain, metadata, redirect, saml, signature, xmlsafe
 from .catalog import finding
+from .certs import Anchor
 from .config import Settings
 from .decode import Decoded, decode
-from .model import AnalysisStop, EntraError, Finding, InputInfo, Message, Report, Values
+from .model import AnalysisStop, EntraError, Finding, InputInfo, Message, Report, SignatureStatus, Values
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,23 @@ class Analyzed:
     errors: list[EntraError] = field(default_factory=list)
 
 
-def analyze_xml(xml: bytes, settings: Settings, now: datetime, index: int = 0, source: str = "input") -> Analyzed:
+def _anchors_for(kind: str, settings: Settings) -> tuple[Anchor, ...]:
+    """Who signs what: the SP signs AuthnRequests; logout messages come from either side."""
+    if kind == "authn_request":
+        return settings.sp_anchors
+    if kind in ("logout_request", "logout_response"):
+        return settings.anchors + settings.sp_anchors
+    return settings.anchors
+
+
+def analyze_xml(
+    xml: bytes,
+    settings: Settings,
+    now: datetime,
+    index: int = 0,
+    source: str = "input",
+    query: str | None = None,
+) -> Analyzed:
     """One decoded message → Analyzed. Raises AnalysisStop for XML that cannot be used."""
     root = xmlsafe.parse(xml, settings.limits)
     kind = saml.kind_of(root)
@@ -84,7 +101,14 @@ def analyze_xml(xml: bytes, settings: Settings, now: datetime, index: int = 0, s
                 else "no element",
             )
         )
-    verification = signature.verify(root, xml, settings.anchors, now, settings.limits)
+    anchors = _anchors_for(kind, settings)
+    verification = signature.verify(root, xml, anchors, now, settings.limits)
+    if query is not None and verification.result.status is SignatureStatus.UNSIGNED:
+        # HTTP-Redirect binding: the signature travels in the query string, not in the XML.
+        redirected, redirect_findings = redirect.verify(query, anchors, now, kind)
+        if redirected is not None:
+            trusted = saml.read(root) if redirected.status is SignatureStatus.VALID else None
+            verification = signature.Verification(redirected, redirect_findings, trusted)
     unverified = saml.read(root)
     values = _merge(unverified, verification.trusted)
     ctx = checks.Context(
@@ -146,7 +170,7 @@ def analyze(
     try:
         decoded = decode(raw, settings.limits)
         found.extend(decoded.findings)
-        result = analyze_xml(decoded.xml, settings, now)
+        result = analyze_xml(decoded.xml, settings, now, query=decoded.query if decoded.signature else None)
         messages.append(result.message)
         found.extend(f.at(result.message.index) for f in result.findings)
         errors.extend(result.errors)
