@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from .certs import Anchor
 
@@ -38,6 +39,8 @@ class Settings:
     require_signed_requests: bool = False  # the SP signs its requests / Entra requires verification certs
     idp_sso_urls: tuple[str, ...] = ()  # SingleSignOnService locations from the IdP metadata
     idp_slo_urls: tuple[str, ...] = ()  # SingleLogoutService locations from the IdP metadata
+    expected_name_id: str | None = None  # the value the SP expects for this user (claim-transformation hints)
+    profile: Any = None  # the SP profile these settings came from (profiles.Profile), for the checklist
     name_id_format: str | None = None  # the NameID format the SP expects
     limits: Limits = field(default_factory=Limits)
 

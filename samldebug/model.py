@@ -182,6 +182,19 @@ class EntraError:
 
 
 @dataclass(frozen=True)
+class ChecklistRow:
+    """One step of Entra's non-gallery SAML setup, judged from the evidence."""
+
+    step: str  # "Basic SAML Configuration", "Attributes & Claims", "Users and groups", "SAML Certificates", …
+    item: str  # what is checked, e.g. "Identifier (Entity ID)"
+    state: str  # "ok" | "fail" | "unknown"
+    seen: str | None  # the value in the evidence
+    expected: str | None  # the value the SP expects
+    field: str  # the exact Entra field to change
+    note: str | None = None
+
+
+@dataclass(frozen=True)
 class InputInfo:
     size: int
     steps: tuple[str, ...]  # e.g. ("url-decoded", "base64", "inflated")
@@ -199,6 +212,7 @@ class Report:
     now: str  # the evaluation instant (ISO 8601 UTC)
     skew: int  # seconds
     entra_errors: tuple[EntraError, ...] = ()
+    checklist: tuple[ChecklistRow, ...] = ()
     schema: str = SCHEMA_ID
 
     @property

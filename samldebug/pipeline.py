@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from . import checks, explain, metadata, redirect, saml, signature, xmlsafe
+from . import checklist, checks, explain, metadata, redirect, saml, signature, xmlsafe
 from .catalog import finding
 from .certs import Anchor
 from .config import Settings
@@ -184,8 +184,10 @@ def analyze(
     except Exception:  # noqa: BLE001 - a bug must become a finding, never a stack trace for the user
         log.exception("analysis failed")
         found.append(finding("internal_error"))
+    rows = checklist.build(messages, found, errors, settings, decoded.relay_state if decoded else None)
     return Report(
         input=_input_info(raw, decoded),
+        checklist=rows,
         messages=tuple(messages),
         findings=sort_findings(found),
         now=checks.iso(now),

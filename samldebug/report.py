@@ -83,6 +83,7 @@ def to_json(report: Report) -> dict[str, Any]:
         "messages": [_message_json(m) for m in report.messages],
         "findings": [_plain(f) for f in report.findings],
         "entra_errors": [_plain(e) for e in report.entra_errors],
+        "checklist": [_plain(r) for r in report.checklist],
     }
 
 
@@ -125,6 +126,15 @@ def to_text(report: Report, colour: bool = False) -> str:
             lines += _finding_lines(f, colour)
     else:
         lines.append("No findings.")
+    if report.checklist:
+        lines.append("")
+        lines.append("Entra setup checklist")
+        marks = {"ok": "✓", "fail": "✗", "unknown": "?"}
+        for r in report.checklist:
+            detail = f"seen {r.seen!r}" if r.seen else "no evidence"
+            if r.expected:
+                detail += f", expected {r.expected!r}"
+            lines.append(f"  {marks[r.state]} {r.step}: {r.item} ({detail}) → {r.field}")
     for e in report.entra_errors:
         ids = ", ".join(
             f"{k} {v}"
@@ -192,7 +202,7 @@ def _build(tp: Any, value: Any) -> Any:
 
 def from_json(doc: dict[str, Any]) -> Report:
     """The inverse of to_json (unknown keys such as 'verdict' or attribute labels are derived data)."""
-    from .model import EntraError, InputInfo, Message
+    from .model import ChecklistRow, EntraError, InputInfo, Message
 
     messages = []
     for m in doc["messages"]:
@@ -210,4 +220,5 @@ def from_json(doc: dict[str, Any]) -> Report:
         now=doc["now"],
         skew=doc["skew"],
         entra_errors=tuple(_build(EntraError, e) for e in doc.get("entra_errors", [])),
+        checklist=tuple(_build(ChecklistRow, r) for r in doc.get("checklist", [])),
     )
