@@ -30,12 +30,14 @@ def name_id_source(values: Values) -> str | None:
     name_id = values.name_id
     if not name_id:
         return None
-    attrs = {a.name.rsplit("/", 1)[-1].lower(): a.values for a in values.attributes}
-    if name_id in attrs.get("objectidentifier", ()) or _GUID.match(name_id):
+    # Mail addresses and UPNs compare case-insensitively: a NameID in another case is still that attribute.
+    attrs = {a.name.rsplit("/", 1)[-1].lower(): {v.lower() for v in a.values} for a in values.attributes}
+    folded = name_id.lower()
+    if folded in attrs.get("objectidentifier", set()) or _GUID.match(name_id):
         return "user.objectid"
-    if name_id in attrs.get("emailaddress", ()):
+    if folded in attrs.get("emailaddress", set()):
         return "user.mail"
-    if name_id in attrs.get("name", ()) or name_id in attrs.get("upn", ()):
+    if folded in attrs.get("name", set()) or folded in attrs.get("upn", set()):
         return "user.userprincipalname"
     if name_id.startswith("_") or (values.name_id_format or "").endswith(":transient"):
         return "transient (new every sign-in)"

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from lxml import etree
 
-from . import catalog
+from . import catalog, transform
 from .catalog import finding
 from .config import Settings
 from .model import Finding, Severity, SignatureResult, SignatureStatus, Values
@@ -435,6 +435,29 @@ def check_name_id(ctx: Context) -> list[Finding]:
                 fix=f"In {ATTRIBUTES_AND_CLAIMS} → Unique User Identifier (Name ID) → Choose name identifier format, "
                 f"select `{want.short if want else expected}` (now `{known.short if known else fmt}`).",
                 where="saml:Subject/saml:NameID/@Format",
+            )
+        )
+    if ctx.settings.expected_name_id and v.name_id and v.name_id != ctx.settings.expected_name_id:
+        others = [x for a in v.attributes for x in a.values]
+        how = transform.hint(ctx.settings.expected_name_id, v.name_id, others)
+        out.append(
+            finding(
+                "name_id_value_mismatch",
+                expected=ctx.settings.expected_name_id,
+                actual=v.name_id,
+                fix=(how + " " if how else "")
+                + f"Set it under {ATTRIBUTES_AND_CLAIMS} → Unique User Identifier (Name ID) → Source attribute "
+                "(and a transformation if needed).",
+                where="saml:Subject/saml:NameID",
+            )
+        )
+    jit = getattr(ctx.settings.profile, "jit_provisioning", False)
+    if jit and v.name_id and (known is None or not known.stable or "@" in v.name_id):
+        out.append(
+            finding(
+                "name_id_unstable_jit",
+                actual=f"{v.name_id!r} ({fmt.rsplit(':', 1)[-1]})",
+                where="saml:Subject/saml:NameID",
             )
         )
     if known is not None and not known.stable:

@@ -6,13 +6,19 @@ Errors in a source become findings (the analysis still runs); nothing here does 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 
+from lxml import etree
+
+from . import fetch, xmlsafe
 from . import metadata as md
 from .catalog import finding
 from .certs import Anchor, CertError, load_certs
-from .config import Limits
+from .config import Limits, Settings
+from .decode import strip_bom
 from .model import AnalysisStop, Finding
+from .saml import kind_of
 
 
 @dataclass
@@ -21,24 +27,88 @@ class Trust:
     idp_entity_id: str | None = None
     notes: list[Finding] = field(default_factory=list)
     metadata: list[md.IdpInfo] = field(default_factory=list)
+    sso_urls: list[str] = field(default_factory=list)
+    slo_urls: list[str] = field(default_factory=list)
+
+    def apply(self, settings: Settings) -> Settings:
+        return replace(
+            settings,
+            anchors=settings.anchors + tuple(self.anchors),
+            idp_entity_id=settings.idp_entity_id or self.idp_entity_id,
+            idp_sso_urls=settings.idp_sso_urls or tuple(self.sso_urls),
+            idp_slo_urls=settings.idp_slo_urls or tuple(self.slo_urls),
+        )
+
+
+@dataclass(frozen=True)
+class MetadataSource:
+    """Where metadata comes from: a URL to fetch (or tenant + app ID), given to `fetch_all`."""
+
+    url: str
+    label: str
+
+
+def fetch_all(
+    sources: Iterable[MetadataSource],
+    policy: fetch.FetchPolicy,
+    cache: fetch.MetadataCache | None,
+    wall_clock: datetime,
+) -> tuple[list[tuple[bytes, str, str | None]], list[Finding]]:
+    """Fetch each source. Returns (documents as (bytes, label, url)), findings). A failed fetch is a finding;
+    the analysis goes on without that source. `wall_clock` is the real time (cache ages), not `--now`."""
+    docs: list[tuple[bytes, str, str | None]] = []
+    notes: list[Finding] = []
+    for src in sources:
+        try:
+            got = fetch.fetch_metadata(src.url, policy, now=wall_clock, cache=cache)
+        except AnalysisStop as stop:
+            notes.append(stop.finding)
+            continue
+        note = fetch.cache_note(got)
+        if note is not None:
+            notes.append(note)
+        docs.append((got.body, src.label, src.url))
+    return docs, notes
 
 
 def collect(
-    metadata_docs: Iterable[tuple[bytes, str]],
+    metadata_docs: Iterable[tuple[bytes, str] | tuple[bytes, str, str | None]],
     cert_docs: Iterable[tuple[bytes, str]],
     limits: Limits,
+    now: datetime | None = None,
 ) -> Trust:
-    """`metadata_docs` / `cert_docs`: (content, label for the report, e.g. 'metadata app.xml')."""
+    """`metadata_docs`: (content, label for the report[, the URL it came from]); `cert_docs`: (content, label).
+    `now` is the evaluation instant for certificate expiry and validUntil."""
     trust = Trust()
-    for data, source in metadata_docs:
+    for doc in metadata_docs:
+        data, source = doc[0], doc[1]
+        url = doc[2] if len(doc) > 2 else None
         try:
-            info = md.load(data, source, limits)
+            root = xmlsafe.parse(strip_bom(data), limits)
+            if kind_of(root) != "metadata":
+                raise AnalysisStop(
+                    finding(
+                        "not_metadata",
+                        expected="an md:EntityDescriptor document",
+                        actual=f"root element {etree.QName(root).localname}",
+                        where=source,
+                    )
+                )
+            info = md.read(root, source)
         except AnalysisStop as stop:
             trust.notes.append(stop.finding)
             continue
         trust.metadata.append(info)
         trust.anchors.extend(info.anchors())
-        trust.notes.extend(md.findings_for(info))
+        if now is not None:
+            trust.notes.extend(fetch.classify_metadata(info, url, now=now))
+        else:
+            trust.notes.extend(md.findings_for(info))
+        if info.signed:
+            _status, _cert, sig_notes = fetch.verify_metadata_signature(root, strip_bom(data), [])
+            trust.notes.extend(sig_notes)
+        trust.sso_urls += [e.location for e in info.endpoints if e.kind == "SingleSignOnService"]
+        trust.slo_urls += [e.location for e in info.endpoints if e.kind == "SingleLogoutService"]
         # Entra's tenant-independent metadata names the issuer as a template ({tenantid}): no issuer to expect.
         if trust.idp_entity_id is None and info.role == "idp" and "{" not in info.entity_id:
             trust.idp_entity_id = info.entity_id

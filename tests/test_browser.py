@@ -168,3 +168,23 @@ def test_share_and_open_in_fresh_context(browser, tmp_path: Path) -> None:  # ty
     engine.dispose()
     raw = b"".join(bytes(v) if isinstance(v, bytes) else str(v).encode() for v in row)
     assert b"alice@contoso.example" not in raw and b"SignatureValue" not in raw and b"Alice" not in raw
+
+
+def test_checklist_and_compare_side_by_side(browser, server: str) -> None:  # type: ignore[no-untyped-def]
+    ctx, page, watch = open_page(browser, server)
+    page.fill("#input", b64(signed_response()))
+    page.click("button.primary")
+    page.wait_for_selector("#checklist")
+    assert page.locator("#checklist tr.cl-ok").count() >= 1
+    page.goto(server + "/compare")
+    a, b = ResponseSpec(name_id="alice@contoso.example"), ResponseSpec(name_id="Alice@Contoso.example")
+    page.fill("textarea[name=input_a]", b64(signed_response(spec=a)))
+    page.fill("textarea[name=input_b]", b64(signed_response(spec=b)))
+    page.click("button.primary")
+    page.wait_for_selector("#differences")
+    left, right = page.locator("#side-1").bounding_box(), page.locator("#side-2").bounding_box()
+    assert left and right and abs(left["y"] - right["y"]) < 5 and right["x"] > left["x"]  # side by side
+    assert "ToLowercase()" in page.inner_text("#differences")
+    shot(page, "compare")
+    watch.assert_clean()
+    ctx.close()

@@ -229,3 +229,43 @@ def test_json_is_schema_valid(client) -> None:  # type: ignore[no-untyped-def]
     doc = post_form(client, "/analyze.json", {"input": b64(signed_response())}).get_json()
     jsonschema.validate(doc, SCHEMA)
     assert json.dumps(doc)
+
+
+def test_compare_page(client) -> None:  # type: ignore[no-untyped-def]
+    from factory import ResponseSpec
+
+    assert client.get("/compare").status_code == 200
+    a, b = ResponseSpec(name_id="alice@contoso.example"), ResponseSpec(name_id="Alice@Contoso.example")
+    r = post_form(
+        client,
+        "/compare",
+        {
+            "input_a": b64(signed_response(spec=a)),
+            "input_b": b64(signed_response(spec=b)),
+            "metadata": metadata().decode(),
+        },
+    )
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and 'id="side-1"' in html and 'id="side-2"' in html and "ToLowercase()" in html
+    r = post_form(client, "/compare", {"input_a": "", "input_b": "x"})
+    assert r.status_code == 400 and "Nothing to analyse" in r.get_data(as_text=True)
+
+
+def test_preset_and_checklist_in_page(client) -> None:  # type: ignore[no-untyped-def]
+    html = client.get("/").get_data(as_text=True)
+    assert 'value="preset:balenacloud"' in html
+    r = post_form(
+        client,
+        "/analyze",
+        {
+            "input": b64(signed_response()),
+            "profile": "preset:balenacloud",
+            "preset_param": "acme",
+            "metadata": metadata().decode(),
+        },
+    )
+    html = r.get_data(as_text=True)
+    assert "https://api.balena-cloud.com/auth/saml/acme/callback" in html and 'id="checklist"' in html
+    assert "audience_mismatch" in html  # the fixture's audience is not balena's Identifier
+    r = post_form(client, "/analyze", {"input": "x", "profile": "preset:balenacloud", "preset_param": "a/b"})
+    assert r.status_code == 400

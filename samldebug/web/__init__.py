@@ -79,6 +79,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     app.config.update({k: v for k, v in (config or {}).items() if k.isupper()})
     catalog.load_all()  # a broken data file fails at start-up, not on a user's request
+    from .. import profiles
+
+    profiles_path = settings.profiles_file or str(Path(app.instance_path) / "profiles.toml")
+    app.extensions["samldebug.profiles"] = profiles.load_profiles(profiles_path)
+    profiles.presets()
 
     from . import api, errors, limits, logs, security, sharing, views
     from .present import ticks

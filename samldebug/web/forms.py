@@ -1,7 +1,9 @@
 """One request → (input bytes, Settings, now, notes): shared by the HTML views and the API.
 
 Fields (form or JSON body): input | file, metadata (text) | metadata_file, cert (text) | cert_file,
-sp_entity_id, acs_url, idp_entity_id, skew, now, required_claims, name_id_format; for sharing also share,
+sp_entity_id, acs_url, idp_entity_id, metadata_url, tenant, app_id, cloud, profile (a configured name or
+"preset:<key>" with param_<name> / preset_param), sp_metadata_file, sp_cert, expected_name_id, skew, now,
+required_claims, name_id_format; for sharing also share,
 expires_in, redact, title (read by sharing.py).
 """
 
@@ -14,10 +16,11 @@ from typing import Any
 from flask import current_app, request
 from werkzeug.datastructures import FileStorage
 
-from .. import trust
+from .. import fetch, profiles, trust
+from ..certs import Anchor, CertError, load_certs
 from ..checks import parse_time
-from ..config import AppConfig, Settings
-from ..model import Finding
+from ..config import AppConfig, Limits, Settings
+from ..model import AnalysisStop, Finding
 
 
 class FormError(ValueError):
@@ -72,14 +75,14 @@ def parse_now(text: str) -> datetime:
     return parsed.astimezone(UTC)
 
 
-def parse(clock: datetime, *, sharing: bool = False) -> Analysis:
+def parse(clock: datetime, *, sharing: bool = False, input_field: str = "input") -> Analysis:
     """`sharing`: the share button re-sends the form; the report's own evaluation instant (share_now) is
     reused when the user gave none, so the stored report is the one they saw."""
     config = _config()
     limits = config.limits()
     fields = _fields()
-    upload = _file("file", config.max_upload_bytes)
-    data = upload if upload is not None else _text(fields, "input").encode("utf-8")
+    upload = _file("file", config.max_upload_bytes) if input_field == "input" else None
+    data = upload if upload is not None else _text(fields, input_field).encode("utf-8")
     if not data.strip():
         raise FormError("Nothing to analyse: paste a SAML message or choose a file.")
     metadata_docs = []
@@ -96,7 +99,35 @@ def parse(clock: datetime, *, sharing: bool = False) -> Analysis:
     cert_file = _file("cert_file", 256 * 1024)
     if cert_file:
         cert_docs.append((cert_file, "uploaded certificate"))
-    found = trust.collect(metadata_docs, cert_docs, limits)
+    profile, profile_notes = _profile(fields, limits)
+    sources = []
+    md_url = _text(fields, "metadata_url")
+    if md_url:
+        sources.append(trust.MetadataSource(md_url, f"metadata {md_url}"))
+    tenant = _text(fields, "tenant")
+    if tenant:
+        app_id = _text(fields, "app_id") or None
+        cloud = _text(fields, "cloud") or "global"
+        try:
+            url = fetch.entra_metadata_url(tenant, app_id, cloud)
+        except AnalysisStop as stop:
+            raise FormError(stop.finding.title) from None
+        sources.append(trust.MetadataSource(url, f"Entra metadata ({tenant}{', app ' + app_id if app_id else ''})"))
+    if profile is not None and profile.metadata and not (sources or metadata_docs):
+        if profile.metadata.startswith(("http://", "https://")):
+            sources.append(trust.MetadataSource(profile.metadata, f"profile {profile.name} metadata"))
+    fetch_notes: list[Finding] = []
+    fetched: list[tuple[bytes, str, str | None]] = []
+    if sources:
+        fetched, fetch_notes = trust.fetch_all(sources, _policy(config), _cache(), clock)
+    docs: list[tuple[bytes, str, str | None]] = [(d, label, None) for d, label in metadata_docs] + fetched
+    sp_anchors: list[Anchor] = []
+    sp_cert_text = _text(fields, "sp_cert")
+    if sp_cert_text:
+        try:
+            sp_anchors = [Anchor(c, "pasted SP certificate") for c in load_certs(sp_cert_text.encode())]
+        except CertError as e:
+            raise FormError(f"The SP certificate does not load: {e}") from None
 
     skew_text = str(fields.get("skew", "") or "").strip()
     try:
@@ -106,20 +137,76 @@ def parse(clock: datetime, *, sharing: bool = False) -> Analysis:
     if not 0 <= skew <= 86400:
         raise FormError("'skew' must be between 0 and 86400 seconds.")
     now_text = str(fields.get("now", "") or "").strip()
+    found_now = parse_now(now_text) if now_text else None
     if sharing and not now_text:
         now_text = str(fields.get("share_now", "") or "").strip()
-    now = parse_now(now_text) if now_text else clock
     claims_raw = fields.get("required_claims", "")
     claims = claims_raw if isinstance(claims_raw, list) else str(claims_raw).replace(",", "\n").splitlines()
+    now = found_now or clock
+    found = trust.collect(docs, cert_docs, limits, now)
     settings = Settings(
         sp_entity_id=_text(fields, "sp_entity_id") or None,
         acs_url=_text(fields, "acs_url") or None,
-        idp_entity_id=_text(fields, "idp_entity_id") or found.idp_entity_id,
-        anchors=tuple(found.anchors),
+        idp_entity_id=_text(fields, "idp_entity_id") or None,
         skew=skew,
         limits=limits,
         required_claims=tuple(c.strip() for c in claims if str(c).strip()),
         name_id_format=_text(fields, "name_id_format") or None,
+        sp_anchors=tuple(sp_anchors),
+        expected_name_id=_text(fields, "expected_name_id") or None,
     )
+    settings = found.apply(settings)
+    if profile is not None:
+        settings = profile.apply(settings)
     shown = {k: str(v) for k, v in fields.items() if k not in ("input", "csrf_token") and isinstance(v, (str, int))}
-    return Analysis(data, settings, now, tuple(found.notes), shown)
+    return Analysis(data, settings, now, tuple(profile_notes + fetch_notes + found.notes), shown)
+
+
+def _policy(config: AppConfig) -> fetch.FetchPolicy:
+    return fetch.FetchPolicy(
+        allowed_hosts=tuple(h.strip() for h in config.metadata_allowed_hosts.split(",") if h.strip()),
+        allow_http=config.metadata_allow_http,
+        allow_private=config.metadata_allow_private,
+        total_timeout=config.metadata_timeout,
+        cache_ttl=config.metadata_cache_ttl,
+        max_bytes=config.max_xml_bytes,
+        ca_file=current_app.config.get("METADATA_CA_FILE"),
+    )
+
+
+def _cache() -> fetch.MetadataCache:
+    cache: fetch.MetadataCache | None = current_app.extensions.get("samldebug.metadata_cache")
+    if cache is None:
+        cache = fetch.MemoryCache()
+        current_app.extensions["samldebug.metadata_cache"] = cache
+    return cache
+
+
+def configured_profiles() -> dict[str, profiles.Profile]:
+    found: dict[str, profiles.Profile] = current_app.extensions.get("samldebug.profiles", {})
+    return found
+
+
+def _profile(fields: dict[str, Any], limits: Limits) -> tuple[profiles.Profile | None, list[Finding]]:
+    """The SP profile for this analysis: a configured one, a preset with its parameter, or SP metadata."""
+    choice = _text(fields, "profile")
+    sp_md = _file("sp_metadata_file", limits.max_xml_bytes)
+    try:
+        if sp_md:
+            return profiles.from_sp_metadata(sp_md, limits)
+        if choice.startswith("preset:"):
+            preset = profiles.presets().get(choice.removeprefix("preset:"))
+            if preset is None:
+                raise FormError(f"Unknown preset {choice!r}.")
+            params = {p: _text(fields, f"param_{p}") or _text(fields, "preset_param") for p in preset.parameters}
+            return preset.profile(**params), []
+        if choice:
+            known = configured_profiles()
+            if choice not in known:
+                raise FormError(f"Unknown SP profile {choice!r}.")
+            return known[choice], []
+    except profiles.ProfileError as e:
+        raise FormError(str(e)) from None
+    except AnalysisStop as stop:
+        raise FormError(f"SP metadata: {stop.finding.title}") from None
+    return None, []

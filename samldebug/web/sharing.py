@@ -15,7 +15,7 @@ from ..report import from_json, to_json, to_text
 from ..store import Created, Store, StoreError
 from ..store.crypto import Unsealable
 from . import forms, present
-from .views import clock, config, run_analysis
+from .views import choices, clock, config, run_analysis
 
 bp = Blueprint("share", __name__)
 
@@ -88,6 +88,7 @@ def share() -> Any:
             "Sharing is unavailable right now: the report database cannot be reached. The analysis below is complete."
         )
     partial = request.headers.get("HX-Request") == "true"
+    ctx.update(profile=a.settings.profile, choices=choices())
     return render_template("_report.html" if partial else "index.html", fields=a.fields, error=None, **ctx)
 
 

@@ -33,8 +33,16 @@ def run_analysis(sharing: bool = False) -> tuple[forms.Analysis, Report]:
     return a, analyze(a.data, a.settings, now=a.now, notes=a.notes)
 
 
-def _page(report: Report | None, fields: dict[str, str], error: str | None, status: int = 200) -> Any:
-    ctx: dict[str, Any] = {"fields": fields, "error": error}
+def choices() -> dict[str, Any]:
+    from .. import profiles
+
+    return {"configured": list(forms.configured_profiles()), "presets": profiles.presets()}
+
+
+def _page(
+    report: Report | None, fields: dict[str, str], error: str | None, status: int = 200, profile: Any = None
+) -> Any:
+    ctx: dict[str, Any] = {"fields": fields, "error": error, "choices": choices(), "profile": profile}
     if report is not None:
         ctx.update(present.view(report, config().limits(), clock()))
     partial = request.headers.get("HX-Request") == "true"
@@ -54,7 +62,7 @@ def analyze_page() -> Any:
         a, report = run_analysis()
     except forms.FormError as e:
         return _page(None, {k: v for k, v in request.form.items() if k != "csrf_token"}, str(e), 400)
-    return _page(report, a.fields, None)
+    return _page(report, a.fields, None, profile=a.settings.profile)
 
 
 @bp.post("/analyze.json")
@@ -90,3 +98,30 @@ def findings_page() -> Any:
         findings=sorted(catalog.findings().values(), key=lambda e: e.code),
         aadsts=sorted(catalog.aadsts().values(), key=lambda e: int(e.code)),
     )
+
+
+@bp.get("/compare")
+def compare_page() -> Any:
+    return render_template("compare.html", fields={}, result=None, error=None)
+
+
+@bp.post("/compare")
+def compare_post() -> Any:
+    from ..diff import compare
+    from ..report import verdict
+
+    fields = {k: v for k, v in request.form.items() if k != "csrf_token"}
+    reports = []
+    try:
+        for side in ("a", "b"):
+            a = forms.parse(clock(), input_field=f"input_{side}")
+            reports.append(analyze(a.data, a.settings, now=a.now, notes=a.notes))
+    except forms.FormError as e:
+        return render_template("compare.html", fields=fields, result=None, error=str(e)), 400
+    result = {
+        "differences": compare(reports[0], reports[1]),
+        "sides": [
+            {"report": r, "verdict": verdict(r), **present.view(r, config().limits(), clock())} for r in reports
+        ],
+    }
+    return render_template("compare.html", fields=fields, result=result, error=None)
