@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import codes, entra_settings, run
+from conftest import entra_settings, run
 from factory import (
     ACS_URL,
     SP_ENTITY_ID,
