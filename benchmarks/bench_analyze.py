@@ -136,7 +136,8 @@ def make_python3_saml(b64: str) -> Callable[[], None] | None:
 
     def python3_saml() -> None:
         resp = OneLogin_Saml2_Response(settings, b64)
-        assert resp.is_valid({}, request_id="id-4f1c2a3b5d6e7f8091a2b3c4d5e6f708", raise_exceptions=True)
+        request = {"https": "on", "http_host": "sp.example.com", "script_name": "/saml/acs", "server_port": "443"}
+        assert resp.is_valid(request, request_id="id-4f1c2a3b5d6e7f8091a2b3c4d5e6f708", raise_exceptions=True)
 
     return python3_saml
 

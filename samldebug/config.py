@@ -21,6 +21,8 @@ class Limits:
     max_attributes_per_element: int = 64
     max_signatures: int = 8
     max_references: int = 4
+    max_anchors: int = 16  # trust anchors tried per signature (Entra metadata lists 1–3)
+    time_budget: float = 10.0  # seconds of signature work per analysis; past it the analysis is cut off
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -287,7 +288,11 @@ def verify(
     anchors: Sequence[Anchor],
     now: datetime,
     limits: Limits,
+    deadline: float | None = None,
 ) -> Verification:
+    """`deadline`: a time.monotonic() instant; signature work stops there with a clear finding."""
+    deadline = deadline if deadline is not None else time.monotonic() + limits.time_budget
+    anchors = list(anchors)[: limits.max_anchors]
     kind = kind_of(root)
     out: list[Finding] = []
     anchor_infos = tuple(certs.info(a.cert, a.source, now) for a in anchors)
@@ -488,6 +493,10 @@ def verify(
                 anchors, key=lambda a: 0 if s.embedded is not None and _same_cert(a.cert, s.embedded) else 1
             )
             for anchor in ordered:
+                if time.monotonic() > deadline:
+                    out.append(finding("time_budget_exceeded", where=s.where))
+                    s.outcome, s.error = "malformed", "cut off: time budget exceeded"
+                    break
                 outcome, error, signed = _attempt(xml, s, anchor.cert, now)
                 if outcome == "value":
                     continue  # not this key; try the next anchor (rollover lists several)

@@ -269,3 +269,17 @@ def test_preset_and_checklist_in_page(client) -> None:  # type: ignore[no-untype
     assert "audience_mismatch" in html  # the fixture's audience is not balena's Identifier
     r = post_form(client, "/analyze", {"input": "x", "profile": "preset:balenacloud", "preset_param": "a/b"})
     assert r.status_code == 400
+
+
+def test_request_log_has_no_payload_or_key(client, caplog) -> None:  # type: ignore[no-untyped-def]
+    import logging
+
+    secret = b64(signed_response())
+    with caplog.at_level(logging.INFO, logger="samldebug.access"):
+        r = post_form(client, "/analyze", {"input": secret})
+        client.get("/r/AbCdEfGhIjKlMnOpQrStUv/ZmFrZS1rZXktMTIzNDU2Nzg5MC1hYmNkZWZnaGlqa2xtbm8")
+    lines = [json.loads(rec.getMessage()) for rec in caplog.records if rec.name == "samldebug.access"]
+    assert any(line["path"] == "/analyze" and line["status"] == 200 for line in lines)
+    assert r.headers["X-Request-ID"]
+    text = caplog.text
+    assert secret[:40] not in text and "alice@contoso.example" not in text and "ZmFrZS1rZXkt" not in text

@@ -92,6 +92,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     security.init_app(app)
     errors.init_app(app)
     logs.install()
+    logs.init_request_logging(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
     sharing.init_app(app)

@@ -47,3 +47,42 @@ def install() -> None:
     logger = logging.getLogger("werkzeug")
     if not any(isinstance(f, RedactingFilter) for f in logger.filters):
         logger.addFilter(RedactingFilter())
+
+
+access_log = logging.getLogger("samldebug.access")
+
+
+def init_request_logging(app: Any) -> None:
+    """One JSON line per request: method, path (keys cut out), status, duration, sizes, a request ID.
+    Never a body, a SAML payload, a cookie or a header value."""
+    import json
+    import secrets
+    import time
+
+    from flask import g, request
+
+    @app.before_request
+    def _start() -> None:
+        g.samldebug_started = time.perf_counter()
+        g.samldebug_request_id = secrets.token_hex(6)
+
+    @app.after_request
+    def _log(response: Any) -> Any:
+        started = getattr(g, "samldebug_started", None)
+        request_id = getattr(g, "samldebug_request_id", "-")
+        response.headers["X-Request-ID"] = request_id
+        if started is not None:
+            access_log.info(
+                json.dumps(
+                    {
+                        "request_id": request_id,
+                        "method": request.method,
+                        "path": redact_path(request.path),
+                        "status": response.status_code,
+                        "ms": round((time.perf_counter() - started) * 1000, 1),
+                        "bytes_in": request.content_length or 0,
+                        "bytes_out": response.calculate_content_length() or 0,
+                    }
+                )
+            )
+        return response
