@@ -49,7 +49,17 @@ pytest: venv
 test: venv system-deps lint typecheck pytest
 
 bench: venv
-	$(BIN)/python benchmarks/bench_analyze.py
+	$(BIN)/python benchmarks/bench_analyze.py --write
+	@[ ! -f benchmarks/bench_har.py ] || $(BIN)/python benchmarks/bench_har.py --write
+	$(BIN)/python benchmarks/load.py --write
+
+# Coverage-guided fuzzing (atheris) for a bounded time per target: FUZZ_SECONDS=600 make fuzz
+FUZZ_SECONDS ?= 60
+fuzz: venv
+	$(BIN)/pip install -q -e '.[fuzz]'
+	$(BIN)/python fuzz/seeds.py build/fuzz
+	$(BIN)/python fuzz/fuzz_analyze.py build/fuzz/analyze -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -artifact_prefix=build/fuzz/
+	@[ ! -f fuzz/fuzz_har.py ] || $(BIN)/python fuzz/fuzz_har.py build/fuzz/har -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -artifact_prefix=build/fuzz/
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -59,7 +59,7 @@ def _values(doc: dict[str, Any], level: str) -> list[str]:
 def _mask(value: Any, table: dict[str, str], level: str) -> Any:
     if isinstance(value, dict):
         return {k: _mask(v, table, level) for k, v in value.items()}
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return [_mask(v, table, level) for v in value]
     if isinstance(value, str):
         for secret, token in table.items():
