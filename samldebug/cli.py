@@ -16,7 +16,7 @@ from typing import BinaryIO
 
 import click
 
-from . import fetch, profiles, trust
+from . import decrypt, fetch, profiles, trust
 from .catalog import finding
 from .certs import Anchor, CertError, load_certs
 from .config import AppConfig, Limits, Settings
@@ -214,6 +214,14 @@ def main() -> None:
 @click.option("--param", "preset_params", multiple=True, metavar="NAME=VALUE", help="A preset parameter.")
 @click.option("--sp-metadata", metavar="PATH", help="The SP's metadata: its entity ID, ACS URLs, certificates.")
 @click.option("--expected-name-id", help="The NameID value the SP expects for this user (transformation hints).")
+@click.option(
+    "--sp-key",
+    multiple=True,
+    metavar="PATH",
+    help="The SP's private key, to decrypt encrypted assertions "
+    "(used for this analysis only; never stored or printed).",
+)
+@click.option("--sp-key-password", envvar="SAMLDEBUG_SP_KEY_PASSWORD", help="Password of an encrypted --sp-key.")
 @click.option("--now", "now_text", metavar="ISO8601", help="Evaluate time checks at this instant (default: now).")
 @click.option("--skew", type=click.IntRange(0, 86400), default=180, show_default=True, help="Clock skew, seconds.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
@@ -237,6 +245,8 @@ def analyze_cmd(
     preset_params: tuple[str, ...],
     sp_metadata: str | None,
     expected_name_id: str | None,
+    sp_key: tuple[str, ...],
+    sp_key_password: str | None,
     now_text: str | None,
     skew: int,
     fmt: str,
@@ -265,6 +275,14 @@ def analyze_cmd(
     )
     if expected_name_id:
         settings = replace(settings, expected_name_id=expected_name_id)
+    if sp_key:
+        keys = []
+        for path in sp_key:
+            try:
+                keys += decrypt.load_private_keys(_read(path, "--sp-key"), (sp_key_password or "").encode() or None)
+            except decrypt.DecryptError as e:
+                raise click.BadParameter(f"{path}: {e}", param_hint="--sp-key") from None
+        settings = replace(settings, decryption_keys=tuple(keys))
     notes = tuple(profile_notes) + notes
     if len(data) > limits.max_input_bytes:
         shown = mib(size) if size is not None else f"more than {mib(limits.max_input_bytes)}"

@@ -42,6 +42,9 @@ class Settings:
     idp_sso_urls: tuple[str, ...] = ()  # SingleSignOnService locations from the IdP metadata
     idp_slo_urls: tuple[str, ...] = ()  # SingleLogoutService locations from the IdP metadata
     expected_name_id: str | None = None  # the value the SP expects for this user (claim-transformation hints)
+    # The SP's private keys, to decrypt EncryptedAssertions. Held only for one analysis: never stored, logged or
+    # echoed (Settings is never serialised).
+    decryption_keys: tuple[Any, ...] = field(default=(), repr=False)
     profile: Any = None  # the SP profile these settings came from (profiles.Profile), for the checklist
     name_id_format: str | None = None  # the NameID format the SP expects
     limits: Limits = field(default_factory=Limits)
@@ -73,6 +76,7 @@ class AppConfig:
     rate_limit_analyze: str = "120/minute"  # per client address
     rate_limit_share: str = "20/minute"  # per client address
     trust_proxy_headers: bool = False  # honour X-Forwarded-For/-Proto (set behind a reverse proxy)
+    sp_private_key_file: str = ""  # an SP private key (PEM) used to decrypt encrypted assertions for everyone
 
     @classmethod
     def load(cls, env: dict[str, str], file_values: dict[str, object] | None = None) -> AppConfig:

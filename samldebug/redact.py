@@ -71,12 +71,21 @@ def _mask(value: Any, table: dict[str, str], level: str) -> Any:
     return value
 
 
+def _strip_message(m: dict[str, Any]) -> dict[str, Any]:
+    out = dict(m, xml=strip_signature_values(m.get("xml", "")))
+    extra = dict(out.get("extra") or {})
+    if extra.get("decrypted_xml"):  # the decrypted assertion is a signed document of its own
+        extra["decrypted_xml"] = strip_signature_values(str(extra["decrypted_xml"]))
+    out["extra"] = extra
+    return out
+
+
 def redact(doc: dict[str, Any], level: str) -> dict[str, Any]:
     """A copy of the report JSON fit for storage at the given level."""
     if level not in LEVELS:
         raise ValueError(f"redaction level must be one of {', '.join(LEVELS)}")
     out = dict(doc)
-    out["messages"] = [dict(m, xml=strip_signature_values(m.get("xml", ""))) for m in doc.get("messages", [])]
+    out["messages"] = [_strip_message(m) for m in doc.get("messages", [])]
     if level != "none":
         table = {v: f"[redacted-{i + 1}]" for i, v in enumerate(_values(doc, level))}
         out = _mask(out, table, level)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,12 +13,19 @@ from conftest import CORPUS, codes, run
 
 from samldebug.cli import build_settings
 from samldebug.config import Limits
+from samldebug.decrypt import load_private_keys
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 MANIFEST = json.loads((CORPUS / "MANIFEST.json").read_text()) if (CORPUS / "MANIFEST.json").is_file() else []
 
-# Their only signature sits inside an EncryptedAssertion: decryption comes with the encrypted-assertion issue.
-NEEDS_DECRYPTION = {"peers/python3-saml/signed_encrypted_assertion.xml.base64"}
+
+def sp_key_for(file: str) -> Path | None:
+    """The SP key that decrypts an entry's EncryptedAssertion: the one in the same folder (manifest notes)."""
+    folder = CORPUS / file.rsplit("/", 1)[0]
+    for name in ("sp_key.pem", "ruby-saml_sp_key.pem"):
+        if (folder / name).is_file():
+            return folder / name
+    return None
 
 
 def _settings_for(cert: str | None):  # type: ignore[no-untyped-def]
@@ -33,23 +41,22 @@ def _cases(with_cert: bool) -> list:  # type: ignore[type-arg]
     for e in MANIFEST:
         if e["kind"] != "response" or bool(e["expected"].get("verification_cert")) != with_cert:
             continue
-        marks = []
-        if e["file"] in NEEDS_DECRYPTION:
-            marks.append(
-                pytest.mark.xfail(
-                    strict=True, reason="signature is inside the EncryptedAssertion; needs decryption (issue 10)"
-                )
-            )
-        out.append(pytest.param(e, id=e["file"], marks=marks))
+        out.append(pytest.param(e, id=e["file"]))
     return out
 
 
 @pytest.mark.parametrize("entry", _cases(with_cert=True))
 def test_manifest_verdict_with_cert(entry: dict) -> None:  # type: ignore[type-arg]
     settings, notes = _settings_for(entry["expected"]["verification_cert"])
+    data = (CORPUS / entry["file"]).read_bytes()
+    key = sp_key_for(entry["file"])
+    if key is not None and b"EncryptedAssertion" in (
+        data if b"<" in data[:100] else __import__("base64").b64decode(data)
+    ):
+        settings = replace(settings, decryption_keys=tuple(load_private_keys(key.read_bytes())))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        report = run((CORPUS / entry["file"]).read_bytes(), settings, NOW)
+        report = run(data, settings, NOW)
     msg = report.messages[0]
     assert msg.signature is not None
     expected = entry["expected"]["signature"]
@@ -134,3 +141,62 @@ def test_corpus_requests_decode(corpus: Path) -> None:
     ]:
         report = run((corpus / name).read_bytes(), None, NOW)
         assert report.messages[0].kind == kind, name
+
+
+@pytest.mark.parametrize(
+    "file, key, signed",
+    [
+        (
+            "peers/python3-saml/signed_encrypted_assertion.xml.base64",
+            "peers/python3-saml/idp_cert_settings1.pem",
+            ("assertion",),
+        ),
+        (
+            "peers/python3-saml/double_signed_encrypted_assertion.xml.base64",
+            "peers/python3-saml/idp_cert_settings1.pem",
+            ("response", "assertion"),
+        ),
+        (
+            "peers/crewjam-saml/okta_signed_response_encrypted_assertion.xml.base64",
+            "peers/crewjam-saml/okta_idp_metadata.xml",
+            ("response",),
+        ),
+    ],
+)
+def test_encrypted_assertions_decrypt_and_verify(file: str, key: str, signed: tuple[str, ...]) -> None:
+    settings, _ = _settings_for(key)
+    sp_key = sp_key_for(file)
+    assert sp_key is not None
+    settings = replace(settings, decryption_keys=tuple(load_private_keys(sp_key.read_bytes())))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        report = run((CORPUS / file).read_bytes(), settings, NOW)
+    msg = report.messages[0]
+    assert msg.signature.status.value == "valid", [f.title for f in report.findings]
+    assert msg.signature.signed_elements == signed
+    assert msg.trusted is not None and msg.trusted.name_id
+    assert "decrypted" in codes(report) and "decrypted_xml" in msg.extra
+    if file.startswith("peers/crewjam"):
+        assert msg.trusted.name_id == "testuser@testrsc.com"
+
+
+def test_encrypted_without_key_reports_what_is_visible() -> None:
+    settings, _ = _settings_for("peers/crewjam-saml/okta_idp_metadata.xml")
+    report = run(
+        (CORPUS / "peers/crewjam-saml/okta_signed_response_encrypted_assertion.xml.base64").read_bytes(), settings, NOW
+    )
+    msg = report.messages[0]
+    assert msg.signature.status.value == "valid" and msg.signature.signed_elements == ("response",)
+    enc = msg.extra["encryption"]
+    assert enc["data_algorithm"].endswith("aes256-cbc") and enc["key_transport"].endswith("rsa-oaep-mgf1p")
+    assert enc["recipient_cert_sha1"]
+    assert {"encrypted", "weak_data_encryption"} <= codes(report)
+
+
+def test_wrong_decryption_key_is_explained() -> None:
+    settings, _ = _settings_for("peers/python3-saml/idp_cert_settings2.pem")
+    wrong = load_private_keys((CORPUS / "peers/ruby-saml/ruby-saml_sp_key.pem").read_bytes())
+    settings = replace(settings, decryption_keys=tuple(wrong))
+    report = run((CORPUS / "peers/python3-saml/signed_message_response2.xml.base64").read_bytes(), settings, NOW)
+    assert codes(report) & {"decrypt_wrong_key", "decrypt_failed"}
+    assert report.messages[0].signature.status.value == "valid"  # the Response signature still holds

@@ -84,6 +84,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     profiles_path = settings.profiles_file or str(Path(app.instance_path) / "profiles.toml")
     app.extensions["samldebug.profiles"] = profiles.load_profiles(profiles_path)
     profiles.presets()
+    if settings.sp_private_key_file:
+        from .. import decrypt
+
+        key_data = Path(settings.sp_private_key_file).read_bytes()
+        app.extensions["samldebug.sp_keys"] = tuple(decrypt.load_private_keys(key_data))
 
     from . import api, errors, limits, logs, security, sharing, views
     from .present import ticks

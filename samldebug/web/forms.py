@@ -9,14 +9,14 @@ expires_in, redact, title (read by sharing.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app, request
 from werkzeug.datastructures import FileStorage
 
-from .. import fetch, profiles, trust
+from .. import decrypt, fetch, profiles, trust
 from ..certs import Anchor, CertError, load_certs
 from ..checks import parse_time
 from ..config import AppConfig, Limits, Settings
@@ -158,8 +158,25 @@ def parse(clock: datetime, *, sharing: bool = False, input_field: str = "input")
     settings = found.apply(settings)
     if profile is not None:
         settings = profile.apply(settings)
-    shown = {k: str(v) for k, v in fields.items() if k not in ("input", "csrf_token") and isinstance(v, (str, int))}
+    keys = _decryption_keys(fields)
+    if keys:
+        settings = replace(settings, decryption_keys=keys)
+    hidden = ("input", "csrf_token", "sp_key", "sp_key_password")  # keys are never echoed back into the page
+    shown = {k: str(v) for k, v in fields.items() if k not in hidden and isinstance(v, (str, int))}
     return Analysis(data, settings, now, tuple(profile_notes + fetch_notes + found.notes), shown)
+
+
+def _decryption_keys(fields: dict[str, Any]) -> tuple[Any, ...]:
+    """The SP private key for this analysis (pasted or uploaded), else the operator's configured one."""
+    pasted = _text(fields, "sp_key").encode() or _file("sp_key_file", 1024 * 1024)
+    password = _text(fields, "sp_key_password").encode() or None
+    if pasted:
+        try:
+            return tuple(decrypt.load_private_keys(pasted, password))
+        except decrypt.DecryptError as e:
+            raise FormError(f"The SP private key does not load: {e}") from None
+    configured: tuple[Any, ...] = current_app.extensions.get("samldebug.sp_keys", ())
+    return configured
 
 
 def _policy(config: AppConfig) -> fetch.FetchPolicy:

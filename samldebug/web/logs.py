@@ -7,6 +7,7 @@ import logging
 import re
 from typing import Any
 
+from flask import Flask
 from gunicorn.glogging import Logger
 
 # /r/<id>/<key>[.json|.txt] and /r/<id>/delete/<token>
@@ -52,7 +53,7 @@ def install() -> None:
 access_log = logging.getLogger("samldebug.access")
 
 
-def init_request_logging(app: Any) -> None:
+def init_request_logging(app: Flask) -> None:
     """One JSON line per request: method, path (keys cut out), status, duration, sizes, a request ID.
     Never a body, a SAML payload, a cookie or a header value."""
     import json
@@ -61,12 +62,10 @@ def init_request_logging(app: Any) -> None:
 
     from flask import g, request
 
-    @app.before_request
     def _start() -> None:
         g.samldebug_started = time.perf_counter()
         g.samldebug_request_id = secrets.token_hex(6)
 
-    @app.after_request
     def _log(response: Any) -> Any:
         started = getattr(g, "samldebug_started", None)
         request_id = getattr(g, "samldebug_request_id", "-")
@@ -86,3 +85,6 @@ def init_request_logging(app: Any) -> None:
                 )
             )
         return response
+
+    app.before_request(_start)
+    app.after_request(_log)

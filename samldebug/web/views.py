@@ -120,8 +120,6 @@ def compare_post() -> Any:
         return render_template("compare.html", fields=fields, result=None, error=str(e)), 400
     result = {
         "differences": compare(reports[0], reports[1]),
-        "sides": [
-            {"report": r, "verdict": verdict(r), **present.view(r, config().limits(), clock())} for r in reports
-        ],
+        "sides": [{"report": r, "verdict": verdict(r), **present.view(r, config().limits(), clock())} for r in reports],
     }
     return render_template("compare.html", fields=fields, result=result, error=None)
