@@ -83,17 +83,21 @@ def test_20_mib_paste_is_refused_fast_and_bounded(tmp_path: Path) -> None:
     script = (
         "import resource, sys, runpy; sys.argv=['samldebug','analyze',sys.argv[1],'--format','json'];"
         "\ntry: runpy.run_module('samldebug', run_name='__main__')\nexcept SystemExit as e: code=e.code"
-        "\nprint('RSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); sys.exit(code)"
+        "\nhwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]"
+        "\nprint('RSS_KB', hwm, file=sys.stderr); sys.exit(code)"
     )
-    start = time.monotonic()
-    proc = subprocess.run([sys.executable, "-c", script, str(big)], capture_output=True, timeout=30)
-    elapsed = time.monotonic() - start
+    runs = []
+    for _ in range(3):  # the best of three: this machine is shared and noisy
+        start = time.monotonic()
+        proc = subprocess.run([sys.executable, "-c", script, str(big)], capture_output=True, timeout=60)
+        runs.append(time.monotonic() - start)
     assert proc.returncode == 1
     doc = json.loads(proc.stdout)
     assert [f["code"] for f in doc["findings"]] == ["oversized_input"]
     assert doc["findings"][0]["actual"] == "20.0 MiB"
-    assert elapsed < 5  # the acceptance bound is 1 s of work; interpreter start-up is noisy here
+    assert min(runs) < 2.0, runs  # target 1 s including interpreter start-up; measured ~0.45 s on a quiet machine
     rss_kb = int(proc.stderr.decode().split("RSS_KB")[1].split()[0])
+    # VmHWM, not ru_maxrss: ru_maxrss survives exec and would report the forking pytest process.
     assert rss_kb < 120_000, rss_kb  # never the whole 20 MiB (plus copies) in memory
 
 
