@@ -69,13 +69,30 @@ def main() -> None:
 
     port = free_port()
     instance = tempfile.mkdtemp(prefix="samldebug-load-")
-    env = dict(os.environ, SAMLDEBUG_INSTANCE_PATH=instance, SAMLDEBUG_RATE_LIMIT_ANALYZE="1000000/minute",
-               SAMLDEBUG_RATE_LIMIT_SHARE="1000000/minute")
+    env = dict(
+        os.environ,
+        SAMLDEBUG_INSTANCE_PATH=instance,
+        SAMLDEBUG_RATE_LIMIT_ANALYZE="1000000/minute",
+        SAMLDEBUG_RATE_LIMIT_SHARE="1000000/minute",
+    )
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
-         "--logger-class", "samldebug.web.logs.RedactingLogger", "--log-level", "warning",
-         "samldebug.web:create_app()"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(args.workers),
+            "--logger-class",
+            "samldebug.web.logs.RedactingLogger",
+            "--log-level",
+            "warning",
+            "samldebug.web:create_app()",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     base = f"http://127.0.0.1:{port}"
     http = urllib3.PoolManager(maxsize=args.clients + 2, timeout=urllib3.Timeout(total=30))
@@ -86,12 +103,24 @@ def main() -> None:
                     break
             except urllib3.exceptions.HTTPError:
                 time.sleep(0.1)
-        paste = json.dumps({"input": b64(signed_response()), "metadata": metadata().decode(),
-                            "sp_entity_id": "https://sp.example.com/saml/metadata",
-                            "now": "2026-03-01T12:01:00Z"}).encode()
-        shared = json.loads(http.request("POST", base + "/api/v1/analyze", body=json.dumps(
-            {"input": b64(signed_response()), "share": "1", "now": "2026-03-01T12:01:00Z"}).encode(),
-            headers={"content-type": "application/json"}).data)
+        paste = json.dumps(
+            {
+                "input": b64(signed_response()),
+                "metadata": metadata().decode(),
+                "sp_entity_id": "https://sp.example.com/saml/metadata",
+                "now": "2026-03-01T12:01:00Z",
+            }
+        ).encode()
+        shared = json.loads(
+            http.request(
+                "POST",
+                base + "/api/v1/analyze",
+                body=json.dumps(
+                    {"input": b64(signed_response()), "share": "1", "now": "2026-03-01T12:01:00Z"}
+                ).encode(),
+                headers={"content-type": "application/json"},
+            ).data
+        )
         permalink = shared["permalink"].split(str(port), 1)[1]
         har = har_bytes()
         mix = [("paste", 0.7), ("permalink", 0.15), ("har", 0.15 if har else 0.0)]
@@ -113,13 +142,19 @@ def main() -> None:
                 t = time.perf_counter()
                 try:
                     if kind == "paste":
-                        r = http.request("POST", base + "/api/v1/analyze", body=paste,
-                                         headers={"content-type": "application/json"}, retries=False)
+                        r = http.request(
+                            "POST",
+                            base + "/api/v1/analyze",
+                            body=paste,
+                            headers={"content-type": "application/json"},
+                            retries=False,
+                        )
                     elif kind == "permalink":
                         r = http.request("GET", base + permalink, retries=False)
                     else:
-                        r = http.request("POST", base + "/api/v1/analyze", fields={"file": ("capture.har", har)},
-                                         retries=False)
+                        r = http.request(
+                            "POST", base + "/api/v1/analyze", fields={"file": ("capture.har", har)}, retries=False
+                        )
                     ok = r.status == 200
                 except urllib3.exceptions.HTTPError:
                     ok = False
@@ -149,8 +184,10 @@ def main() -> None:
     ]
     for kind, values in results.items():
         if values:
-            lines.append(f"| {kind} | {len(values)} | {statistics.median(values) * 1000:.1f} | "
-                         f"{percentile(values, 0.99) * 1000:.1f} | {errors[kind]} |")
+            lines.append(
+                f"| {kind} | {len(values)} | {statistics.median(values) * 1000:.1f} | "
+                f"{percentile(values, 0.99) * 1000:.1f} | {errors[kind]} |"
+            )
     lines.append(f"\nthroughput {total / wall:.0f} requests/s, errors {sum(errors.values())}")
     table = "\n".join(lines) + "\n"
     print(table)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -83,6 +84,8 @@ _SIGNED_INFO, _REFERENCE, _SIGNATURE_METHOD = (f"{{{DS}}}{t}" for t in ("SignedI
 _C14N_METHOD, _DIGEST_METHOD = f"{{{DS}}}CanonicalizationMethod", f"{{{DS}}}DigestMethod"
 _TRANSFORMS, _TRANSFORM = f"{{{DS}}}Transforms", f"{{{DS}}}Transform"
 _KEY_INFO, _KEY_VALUE = f"{{{DS}}}KeyInfo", f"{{{DS}}}KeyValue"
+_SIGNATURE_VALUE = f"{{{DS}}}SignatureValue"
+_B64ISH = re.compile(r"^[A-Za-z0-9+/=]{16,}$")
 _X509_DATA, _X509_CERT = f"{{{DS}}}X509Data", f"{{{DS}}}X509Certificate"
 _STRUCTURE_XPATH = etree.XPath(
     "//ds:Signature | //saml:Assertion | //saml:EncryptedAssertion", namespaces={"ds": DS, "saml": SAML}
@@ -488,6 +491,14 @@ def verify(
     for s in sigs:
         if not s.algorithm_ok or s.error:
             continue
+        value = _c(s.el, _SIGNATURE_VALUE)
+        text_value = "".join((value.text or "").split()) if value is not None else ""
+        if not text_value or not _B64ISH.match(text_value):
+            # `samldebug sanitize` (and other sanitizers) blank the value so that a capture cannot be replayed:
+            # nothing cryptographic can be checked, everything else can.
+            s.outcome, s.error = "removed", "SignatureValue removed"
+            out.append(finding("signature_value_removed", actual=(text_value or "empty")[:60], where=s.where))
+            continue
         if anchors:
             ordered = sorted(
                 anchors, key=lambda a: 0 if s.embedded is not None and _same_cert(a.cert, s.embedded) else 1
@@ -644,8 +655,8 @@ def verify(
 
     # -- the verdict -----------------------------------------------------------------------------------
     verified = [s for s in sigs if s.outcome == "verified" and s.structural_ok and s.verified_by is not None]
-    failed = [s for s in sigs if s.outcome not in ("verified", "self", "nokey")]
-    unanchored = [s for s in sigs if s.outcome in ("self", "nokey")]
+    failed = [s for s in sigs if s.outcome not in ("verified", "self", "nokey", "removed")]
+    unanchored = [s for s in sigs if s.outcome in ("self", "nokey", "removed")]
     if attack or failed or any(not s.structural_ok for s in sigs):
         status = SignatureStatus.INVALID
     elif unanchored:

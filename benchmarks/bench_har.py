@@ -1,0 +1,390 @@
+"""Time `read_capture` on generated 10 MiB and 100 MiB HARs against plain `json.load` on the same files.
+
+Each HAR (Chrome shape, written to a temporary directory) holds 5 SAML flows (SP-initiated signed and unsigned,
+IdP-initiated, an Entra AADSTS error page, one auto-submit page stored base64) spread among thousands of unrelated
+entries: JavaScript, CSS, HTML, JSON API calls, base64 images and fonts, beacons, redirects, and Entra sign-in pages
+that are not errors. Every run checks that all 5 flows are found.
+
+Reported: throughput (median of the runs, file in the page cache, read through an mmap), Python heap peak during
+the call (tracemalloc, in a separate run) as a multiple of the file size, and the same for json.load. Targets:
+>= 250 MiB/s and heap peak <= 0.15 x file size.
+
+    python benchmarks/bench_har.py [--sizes 10,100] [--runs 5] [--sanitize] [--write]
+
+--write appends the table to benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import gc
+import json
+import mmap
+import os
+import platform
+import random
+import statistics
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))
+sys.path.insert(0, str(HERE.parent))
+
+import harfactory as hf  # noqa: E402
+
+from samldebug.config import Limits  # noqa: E402
+from samldebug.har import Capture, read_capture  # noqa: E402
+from samldebug.sanitize import sanitize_har  # noqa: E402
+
+MiB = 1024 * 1024
+COOKIES = [f"{random.Random(k).getrandbits(160):040x}" for k in range(6)]
+T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
+HOSTS = ["cdn.contoso-apps.example", "www.contoso-apps.example", "api.contoso-apps.example", "fonts.example.net"]
+WORDS = (
+    "function return var const let this window document prototype length push call apply undefined null true "
+    "false new typeof instanceof if else for while switch case break continue try catch finally throw error value "
+    "props state render component module exports require async await Promise then resolve reject"
+).split()
+
+
+class Blobs:
+    """Pre-generated text and binary material, sliced at random offsets (fast, and not trivially repetitive)."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        parts: list[str] = []
+        size = 0
+        while size < 3 * MiB:
+            w = rng.choice(WORDS)
+            sep = rng.choice(" ;(){}.,=\n\t") if rng.random() < 0.5 else " "
+            q = f'"{rng.choice(WORDS)}{rng.randrange(1000)}"' if rng.random() < 0.05 else ""
+            parts.append(w + sep + q)
+            size += len(w) + len(sep) + len(q)
+        self.js = "".join(parts)
+        self.b64 = base64.b64encode(rng.randbytes(3 * MiB)).decode()
+
+    def text(self, n: int) -> str:
+        start = self.rng.randrange(0, len(self.js) - n) if n < len(self.js) else 0
+        return self.js[start : start + n]
+
+    def base64(self, n: int) -> str:
+        start = self.rng.randrange(0, len(self.b64) - n) if n < len(self.b64) else 0
+        return self.b64[start : start + n - n % 4]
+
+
+def _headers(rng: random.Random, n: int, extra: list[tuple[str, str]]) -> list[dict[str, str]]:
+    base = [
+        ("accept", "*/*"),
+        ("accept-encoding", "gzip, deflate, br, zstd"),
+        ("accept-language", "en-US,en;q=0.9"),
+        ("user-agent", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0.0.0 Safari/537.36"),
+        ("sec-ch-ua", '"Chromium";v="131", "Not_A Brand";v="24"'),
+        ("sec-fetch-dest", "script"),
+        ("sec-fetch-mode", "no-cors"),
+        ("cache-control", "max-age=31536000"),
+        ("etag", f'"{rng.getrandbits(64):016x}"'),
+        ("x-request-id", f"{rng.getrandbits(128):032x}"),
+        ("server", "nginx"),
+        ("date", "Sun, 01 Mar 2026 12:00:00 GMT"),
+        ("vary", "Accept-Encoding"),
+        ("strict-transport-security", "max-age=31536000; includeSubDomains"),
+        ("content-security-policy", "default-src 'self'; script-src 'self' https://cdn.contoso-apps.example"),
+    ]
+    return [{"name": k, "value": v} for k, v in (base[:n] + extra)]
+
+
+def filler(i: int, rng: random.Random, blobs: Blobs, t: datetime) -> dict[str, Any]:
+    """One unrelated entry, of a kind drawn with browser-like frequencies."""
+    r = rng.random()
+    host = rng.choice(HOSTS)
+    method, status, mime, text, encoding, rtype = "GET", 200, "", None, None, "other"
+    extra_req: list[tuple[str, str]] = []
+    extra_resp: list[tuple[str, str]] = []
+    post: dict[str, Any] | None = None
+    if r < 0.25:
+        # Preflights, 304s, 204 beacons: no body.
+        method, status, rtype = rng.choice([("OPTIONS", 204, "preflight"), ("GET", 304, "other"), ("GET", 204, "ping")])
+    elif r < 0.37:
+        size = rng.randint(10_000, 120_000) if rng.random() < 0.85 else rng.randint(120_000, 800_000)
+        mime, text, rtype = "application/javascript", blobs.text(size), "script"
+    elif r < 0.43:
+        mime, text, rtype = "text/css", blobs.text(rng.randint(2_000, 60_000)), "stylesheet"
+    elif r < 0.47:
+        body = blobs.text(rng.randint(5_000, 120_000))
+        form = '<form action="/search"><input type="text" name="q" value=""></form>'
+        text, mime, rtype = f"<html><body>{form}{body}</body></html>", "text/html; charset=utf-8", "document"
+    elif r < 0.72:
+        items = [{"id": k, "name": blobs.text(24), "error": None, "ok": True} for k in range(rng.randint(1, 60))]
+        mime, text, rtype = "application/json", json.dumps({"items": items}), "xhr"
+        if rng.random() < 0.2:
+            method = "POST"
+            post = {"mimeType": "application/json", "text": json.dumps({"event": "view", "n": i})}
+    elif r < 0.92:
+        mime, text, encoding, rtype = "image/png", blobs.base64(rng.randint(500, 40_000)), "base64", "image"
+    elif r < 0.94:
+        mime, text, encoding, rtype = "font/woff2", blobs.base64(rng.randint(20_000, 100_000)), "base64", "font"
+    elif r < 0.97:
+        method, status, mime, rtype = "POST", 204, "text/plain", "ping"
+        post = {"mimeType": "text/plain;charset=UTF-8", "text": json.dumps({"t": i, "v": blobs.text(200)})}
+    elif r < 0.99:
+        status, rtype = 302, "document"
+        extra_resp.append(("location", f"https://{host}/next/{i}?from=home&lang=en"))
+    else:
+        # An Entra sign-in page that is not an error (sErrorCode empty): must not be reported.
+        host, mime, rtype = "login.microsoftonline.com", "text/html; charset=utf-8", "document"
+        config = {
+            "sErrorCode": "",
+            "sFT": blobs.base64(400),
+            "canary": blobs.base64(200),
+            "iMaxStackForKnockoutAsyncComponents": 10000,
+        }
+        text = hf.entra_page(config, extra=blobs.text(rng.randint(20_000, 60_000)))
+    url = f"https://{host}/assets/{i}/{rng.getrandbits(32):08x}.bin?v={rng.randrange(100)}"
+    # A browser sends the same few cookies again and again.
+    cookies = [
+        {"name": f"c{k}", "value": COOKIES[k], "path": "/", "domain": host, "httpOnly": True, "secure": True}
+        for k in range(rng.randint(0, 6))
+    ]
+    if cookies:
+        extra_req.append(("cookie", "; ".join(f"{c['name']}={c['value']}" for c in cookies)))
+    content: dict[str, Any] = {"size": len(text or ""), "mimeType": mime or "x-unknown"}
+    if text is not None:
+        content["text"] = text
+    if encoding:
+        content["encoding"] = encoding
+    request: dict[str, Any] = {
+        "method": method,
+        "url": url,
+        "httpVersion": "http/2.0",
+        "headers": _headers(rng, rng.randint(8, 15), extra_req),
+        "queryString": [{"name": "v", "value": url.rsplit("=", 1)[1]}],
+        "cookies": cookies,
+        "headersSize": -1,
+        "bodySize": len(post["text"]) if post else 0,
+    }
+    if post:
+        request["postData"] = post
+    return {
+        "_initiator": {"type": "script", "url": f"https://{host}/app.js", "lineNumber": rng.randrange(9000)},
+        "_priority": "High",
+        "_resourceType": rtype,
+        "cache": {},
+        "connection": str(rng.randrange(1000, 9000)),
+        "pageref": "page_1",
+        "request": request,
+        "response": {
+            "status": status,
+            "statusText": "",
+            "httpVersion": "http/2.0",
+            "headers": _headers(rng, rng.randint(6, 15), extra_resp),
+            "cookies": [],
+            "content": content,
+            "redirectURL": extra_resp[0][1] if extra_resp else "",
+            "headersSize": -1,
+            "bodySize": -1,
+            "_transferSize": len(text or "") // 3,
+            "_error": None,
+        },
+        "serverIPAddress": "203.0.113.10",
+        "startedDateTime": t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z",
+        "time": rng.random() * 300,
+        "timings": {"blocked": 1.2, "dns": -1, "ssl": -1, "connect": -1, "send": 0.1, "wait": 35.5, "receive": 2.3},
+    }
+
+
+@cache
+def flows() -> list[tuple[hf.Flow, dict[str, bool]]]:
+    """Built once: message IDs are random, and check() must look for the very messages generate() wrote."""
+    sec = timedelta(minutes=3)
+    return [
+        (hf.sp_initiated(T0, seed=11), {}),
+        (hf.idp_initiated(T0 + sec, seed=12), {}),
+        (hf.error_flow(T0 + 2 * sec, seed=13), {}),
+        (hf.sp_initiated(T0 + 3 * sec, seed=14, signed_request=False), {}),
+        (hf.sp_initiated(T0 + 4 * sec, seed=15), {"html_base64": True}),
+    ]
+
+
+def generate(path: Path, size: int, seed: int = 7) -> int:
+    """Write a Chrome-shaped HAR of about `size` bytes; return the number of entries."""
+    rng = random.Random(seed)
+    blobs = Blobs(rng)
+    planted = flows()
+    slots = [int(size * (k + 0.5) / len(planted)) for k in range(len(planted))]
+    n = 0
+    t = T0
+    with path.open("w", encoding="utf-8") as f:
+        f.write('{\n  "log": {\n    "version": "1.2",\n    "creator": {"name": "WebInspector", "version": "537.36"},\n')
+        page = {"startedDateTime": "2026-03-01T12:00:00.000Z", "id": "page_1", "title": f"https://{HOSTS[1]}/"}
+        f.write(f'    "pages": [{json.dumps(page)}],\n')
+        f.write('    "entries": [\n')
+
+        def write(entry: dict[str, Any]) -> None:
+            nonlocal n
+            if n:
+                f.write(",\n")
+            f.write(json.dumps(entry, indent=2, ensure_ascii=False))
+            n += 1
+
+        def entries_until(limit: int) -> Iterator[None]:
+            nonlocal t
+            i = 0
+            while f.tell() < limit:
+                t += timedelta(milliseconds=rng.randrange(1, 400))
+                write(filler(n + i, rng, blobs, t))
+                yield None
+
+        for slot, (flow, knobs) in zip(slots, planted, strict=True):
+            for _ in entries_until(slot):
+                pass
+            for entry in hf.har_entries(flow.exchanges, "chrome", **knobs):
+                write(entry)
+        for _ in entries_until(size):
+            pass
+        f.write("\n    ]\n  }\n}\n")
+    return n
+
+
+def check(capture: Capture) -> None:
+    """All 5 planted flows are found: their SAML messages (POST and auto-submit copies) and the error page."""
+    values = {e.value for e in capture.entries if e.kind == "saml"}
+    for flow, _ in flows():
+        for m in flow.messages:
+            encoded = base64.b64encode(m.xml).decode()
+            if m.parameter == "SAMLResponse":
+                assert encoded in values, f"{flow.name}: SAMLResponse not found"
+        if flow.errors:
+            assert any(e.kind == "error" and e.text and "AADSTS50011" in e.text for e in capture.entries), flow.name
+    sp = [e for e in capture.entries if e.parameter == "SAMLRequest" and e.binding == "redirect"]
+    assert len(sp) == 4, f"expected 4 Redirect-binding AuthnRequests, found {len(sp)}"
+    assert len([e for e in capture.entries if e.binding == "form-in-response"]) == 4
+
+
+def timed(fn: Callable[[], Any], runs: int) -> tuple[float, Any]:
+    times = []
+    result = None
+    for _ in range(runs):
+        gc.collect()
+        t = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times), result
+
+
+def peak(fn: Callable[[], Any]) -> int:
+    gc.collect()
+    tracemalloc.start()
+    try:
+        result = fn()
+        _, top = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    del result
+    return top
+
+
+def bench(path: Path, runs: int, with_sanitize: bool) -> dict[str, Any]:
+    size = path.stat().st_size
+    limits = Limits()
+    with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        bytes(mm)  # warm the page cache
+        seconds, capture = timed(lambda: read_capture(mm, limits), runs)
+        check(capture)
+        del capture
+        heap = peak(lambda: read_capture(mm, limits))
+    data = path.read_bytes()
+    bytes_seconds, _ = timed(lambda: read_capture(data, limits), runs)
+
+    def load() -> Any:
+        with path.open("rb") as f:
+            return json.load(f)
+
+    json_seconds, _ = timed(load, max(1, runs // 2))
+    json_heap = peak(load)
+    out = {
+        "size": size,
+        "read": seconds,
+        "read_bytes": bytes_seconds,
+        "heap": heap,
+        "json": json_seconds,
+        "json_heap": json_heap,
+    }
+    if with_sanitize:
+        raw = path.read_bytes()
+        out["sanitize"], _ = timed(lambda: sanitize_har(raw), 1)
+    return out
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| file | entries | contender | time | MiB/s | heap peak | × file size |",
+        "|---|---:|---|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        mib = r["size"] / MiB
+        label = f"{mib:.0f} MiB"
+        lines.append(
+            f"| {label} | {r['entries']} | read_capture (mmap) | {r['read'] * 1000:.0f} ms | {mib / r['read']:.0f} "
+            f"| {r['heap'] / MiB:.1f} MiB | {r['heap'] / r['size']:.3f} |"
+        )
+        lines.append(
+            f"| {label} | | read_capture (bytes) | {r['read_bytes'] * 1000:.0f} ms | {mib / r['read_bytes']:.0f} | | |"
+        )
+        lines.append(
+            f"| {label} | | json.load | {r['json'] * 1000:.0f} ms | {mib / r['json']:.0f} "
+            f"| {r['json_heap'] / MiB:.1f} MiB | {r['json_heap'] / r['size']:.2f} |"
+        )
+        if "sanitize" in r:
+            lines.append(
+                f"| {label} | | sanitize_har (whole file, offline) | {r['sanitize'] * 1000:.0f} ms "
+                f"| {mib / r['sanitize']:.0f} | | |"
+            )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="10,100", help="HAR sizes in MiB, comma-separated")
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--sanitize", action="store_true", help="also time sanitize_har (whole-file, offline)")
+    ap.add_argument("--write", action="store_true", help="append the table to benchmarks/RESULTS.md")
+    args = ap.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench_har_") as tmp:
+        for mib in (int(s) for s in args.sizes.split(",")):
+            path = Path(tmp) / f"capture_{mib}MiB.har"
+            entries = generate(path, mib * MiB)
+            row = bench(path, args.runs, args.sanitize)
+            row["entries"] = entries
+            rows.append(row)
+            path.unlink()
+    header = (
+        f"### {datetime.now(UTC):%Y-%m-%d %H:%M} UTC — HAR reader, {platform.machine()}, Python "
+        f"{platform.python_version()}, {os.cpu_count()} cores, median of {args.runs} runs; 5 SAML flows found in each"
+    )
+    big = rows[-1]
+    speed, ratio = big["size"] / MiB / big["read"], big["heap"] / big["size"]
+    verdict = (
+        f"Targets on the {big['size'] / MiB:.0f} MiB file: ≥ 250 MiB/s ({'met' if speed >= 250 else 'MISSED'}: "
+        f"{speed:.0f}), heap peak ≤ 0.15 × file size ({'met' if ratio <= 0.15 else 'MISSED'}: {ratio:.3f})."
+    )
+    text = f"{header}\n\n{table(rows)}\n\n{verdict}\n"
+    print(text)
+    if args.write:
+        results = HERE / "RESULTS.md"
+        with results.open("a", encoding="utf-8") as f:
+            f.write("\n" + text)
+        print(f"appended to {results}")
+
+
+if __name__ == "__main__":
+    main()
