@@ -16,7 +16,7 @@ from typing import BinaryIO
 
 import click
 
-from . import decrypt, fetch, profiles, trust
+from . import decrypt, fetch, har, profiles, trust
 from .catalog import finding
 from .certs import Anchor, CertError, load_certs
 from .config import AppConfig, Limits, Settings
@@ -53,10 +53,14 @@ def read_bounded(stream: BinaryIO, cap: int) -> bytes:
     return stream.read(cap + 1)
 
 
-def _read_input(source: str, cap: int) -> tuple[bytes, int | None]:
-    """(data, known size). A path that does not exist but looks like pasted data is taken literally."""
+def _read_input(source: str, cap: int, capture_cap: int = Limits().max_capture_bytes) -> tuple[bytes, int | None]:
+    """(data, known size). A path that does not exist but looks like pasted data is taken literally.
+    A capture (HAR, SAML-tracer export) may be larger than a single message: it gets its own cap."""
     if source == "-":
-        return read_bounded(sys.stdin.buffer, cap), None
+        head = read_bounded(sys.stdin.buffer, cap)
+        if len(head) > cap and har.looks_like_capture(head):
+            return head + read_bounded(sys.stdin.buffer, capture_cap - len(head)), None
+        return head, None
     path = Path(source)
     try:
         is_file = len(source) < 4096 and path.is_file()
@@ -65,7 +69,9 @@ def _read_input(source: str, cap: int) -> tuple[bytes, int | None]:
     if is_file:
         size = path.stat().st_size
         with path.open("rb") as fh:
-            return read_bounded(fh, cap), size
+            head = fh.read(64 * 1024)
+            limit = capture_cap if har.looks_like_capture(head) else cap
+            return head + read_bounded(fh, max(limit - len(head), 0)), size
     if len(source) > 64 or source.lstrip().startswith("<"):
         return source.encode(), len(source)
     raise click.BadParameter(f"no such file: {source}", param_hint="INPUT")
@@ -213,6 +219,7 @@ def main() -> None:
 @click.option("--preset", help="An SP preset, e.g. balenacloud (see `samldebug presets`).")
 @click.option("--param", "preset_params", multiple=True, metavar="NAME=VALUE", help="A preset parameter.")
 @click.option("--sp-metadata", metavar="PATH", help="The SP's metadata: its entity ID, ACS URLs, certificates.")
+@click.option("--entry", type=click.IntRange(0), help="For a capture (HAR): analyse only this entry (its index).")
 @click.option("--expected-name-id", help="The NameID value the SP expects for this user (transformation hints).")
 @click.option(
     "--sp-key",
@@ -244,6 +251,7 @@ def analyze_cmd(
     preset: str | None,
     preset_params: tuple[str, ...],
     sp_metadata: str | None,
+    entry: int | None,
     expected_name_id: str | None,
     sp_key: tuple[str, ...],
     sp_key_password: str | None,
@@ -284,11 +292,13 @@ def analyze_cmd(
                 raise click.BadParameter(f"{path}: {e}", param_hint="--sp-key") from None
         settings = replace(settings, decryption_keys=tuple(keys))
     notes = tuple(profile_notes) + notes
-    if len(data) > limits.max_input_bytes:
-        shown = mib(size) if size is not None else f"more than {mib(limits.max_input_bytes)}"
-        report = stopped(oversized("input", shown, limits.max_input_bytes), size or len(data), settings, now)
+    is_capture = har.looks_like_capture(data[: 64 * 1024])
+    cap = limits.max_capture_bytes if is_capture else limits.max_input_bytes
+    if len(data) > cap:
+        shown = mib(size) if size is not None else f"more than {mib(cap)}"
+        report = stopped(oversized("capture" if is_capture else "input", shown, cap), size or len(data), settings, now)
     else:
-        report = analyze(data, settings, now=now, notes=notes)
+        report = analyze(data, settings, now=now, notes=notes, entry=entry)
     if fmt == "json":
         click.echo(dumps(report))
     else:
@@ -410,3 +420,26 @@ def diff_cmd(
             click.echo(f"• {d.field}: A {d.a!r} → B {d.b!r}" if (d.a or d.b) else f"• {d.field}")
             if d.hint:
                 click.echo(f"    {d.hint}")
+
+
+@main.command("sanitize")
+@click.argument("input_", metavar="CAPTURE|-")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write here (default: stdout).")
+def sanitize_cmd(input_: str, output: str | None) -> None:
+    """Remove cookies, tokens, passwords and signature values from a HAR / SAML-tracer export, keeping the SAML
+    messages diagnosable (and unreplayable)."""
+    from .sanitize import sanitize_capture
+
+    limits = Limits()
+    data, _size = _read_input(input_, limits.max_capture_bytes, limits.max_capture_bytes)
+    try:
+        result = sanitize_capture(data, limits, max_capture_bytes=limits.max_capture_bytes)
+    except AnalysisStop as stop:
+        raise click.ClickException(f"{stop.finding.title}: {stop.finding.actual or ''}".rstrip(": ")) from None
+    if output:
+        Path(output).write_bytes(result.data)
+    else:
+        sys.stdout.buffer.write(result.data)
+        sys.stdout.buffer.flush()
+    summary = ", ".join(f"{k}: {v}" for k, v in sorted(result.redacted.items()) if v) or "nothing"
+    click.echo(f"redacted {summary}", err=True)

@@ -22,6 +22,8 @@ class Limits:
     max_signatures: int = 8
     max_references: int = 4
     max_anchors: int = 16  # trust anchors tried per signature (Entra metadata lists 1–3)
+    max_capture_bytes: int = 256 * MiB  # a whole HAR / SAML-tracer export
+    max_capture_messages: int = 200  # SAML messages analysed from one capture
     time_budget: float = 10.0  # seconds of signature work per analysis; past it the analysis is cut off
 
 

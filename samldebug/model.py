@@ -195,6 +195,33 @@ class ChecklistRow:
 
 
 @dataclass(frozen=True)
+class TimelineEntry:
+    """One SAML-relevant entry of a capture (everything else in the capture is collapsed)."""
+
+    entry: int  # index in the capture (HAR log.entries / SAML-tracer requests)
+    time: str | None  # when the browser sent it (ISO 8601 UTC); None for SAML-tracer exports
+    method: str
+    host: str
+    url: str
+    binding: str | None
+    kind: str  # message kind, or "error" for an Entra error page / error redirect
+    status: int | None  # HTTP status
+    message: int | None  # index into Report.messages (None for error entries)
+    worst: str | None  # worst finding severity for that message / error
+    where: str
+
+
+@dataclass(frozen=True)
+class Flow:
+    """Messages paired into one exchange."""
+
+    kind: str  # "sp-initiated" | "idp-initiated" | "logout" | "request without answer"
+    name: str
+    request: int | None  # index into Report.messages
+    response: int | None
+
+
+@dataclass(frozen=True)
 class InputInfo:
     size: int
     steps: tuple[str, ...]  # e.g. ("url-decoded", "base64", "inflated")
@@ -202,6 +229,7 @@ class InputInfo:
     relay_state: str | None = None
     binding: str | None = None  # "redirect" | "post" when known
     sig_alg: str | None = None
+    capture: dict[str, Any] | None = None  # format, producer, entry counts, what was dropped for privacy
 
 
 @dataclass(frozen=True)
@@ -213,6 +241,8 @@ class Report:
     skew: int  # seconds
     entra_errors: tuple[EntraError, ...] = ()
     checklist: tuple[ChecklistRow, ...] = ()
+    flows: tuple[Flow, ...] = ()
+    timeline: tuple[TimelineEntry, ...] = ()
     schema: str = SCHEMA_ID
 
     @property

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from lxml import etree
 
-from . import checklist, checks, decrypt, explain, metadata, redirect, saml, signature, xmlsafe
+from . import capture, checklist, checks, decrypt, explain, har, metadata, redirect, saml, signature, xmlsafe
 from .catalog import finding
 from .certs import Anchor
 from .config import Settings
@@ -255,10 +255,14 @@ def analyze(
     *,
     now: datetime,
     notes: tuple[Finding, ...] = (),
+    entry: int | None = None,
 ) -> Report:
-    """`notes`: findings about the trust sources (metadata, certificates) to show with the report."""
+    """`notes`: findings about the trust sources (metadata, certificates) to show with the report.
+    `entry`: for a capture, analyse only that entry (HAR index)."""
     settings = settings or Settings()
     raw = data.encode("utf-8", "replace") if isinstance(data, str) else data
+    if har.looks_like_capture(raw):
+        return _analyze_capture(raw, settings, now, notes, entry)
     decoded: Decoded | None = None
     messages: list[Message] = []
     found: list[Finding] = list(notes)
@@ -289,6 +293,38 @@ def analyze(
         now=checks.iso(now),
         skew=settings.skew,
         entra_errors=tuple(errors),
+    )
+
+
+def _analyze_capture(
+    raw: bytes, settings: Settings, now: datetime, notes: tuple[Finding, ...], entry: int | None
+) -> Report:
+    found: list[Finding] = list(notes)
+    info: dict[str, object] | None = None
+    result = None
+    try:
+        result = capture.analyze_capture(raw, settings, now, entry)
+        found.extend(result.findings)
+        info = result.info
+    except AnalysisStop as stop:
+        found.append(stop.finding)
+    except Exception:  # noqa: BLE001 - a bug must become a finding, never a stack trace for the user
+        log.exception("capture analysis failed")
+        found.append(finding("internal_error"))
+    messages = tuple(result.messages) if result else ()
+    errors = tuple(result.errors) if result else ()
+    relay = next((r for r in (result.relay_states.values() if result else ()) if r), None)
+    fmt = str(info.get("format")) if info else "capture"
+    return Report(
+        input=InputInfo(size=len(raw), steps=("capture", fmt), capture=info),
+        messages=messages,
+        findings=sort_findings(found),
+        now=checks.iso(now),
+        skew=settings.skew,
+        entra_errors=errors,
+        checklist=checklist.build(messages, found, errors, settings, relay),
+        flows=tuple(result.flows) if result else (),
+        timeline=tuple(result.timeline) if result else (),
     )
 
 

@@ -80,6 +80,8 @@ def to_json(report: Report) -> dict[str, Any]:
         "findings": [_plain(f) for f in report.findings],
         "entra_errors": [_plain(e) for e in report.entra_errors],
         "checklist": [_plain(r) for r in report.checklist],
+        "flows": [_plain(f) for f in report.flows],
+        "timeline": [_plain(t) for t in report.timeline],
     }
 
 
@@ -115,6 +117,24 @@ def to_text(report: Report, colour: bool = False) -> str:
     lines.append(
         f"evaluated at {report.now} (skew {report.skew} s); decoding: {' → '.join(report.input.steps) or 'none'}"
     )
+    if report.flows:
+        lines.append("")
+        lines.append("Flows")
+        for f in report.flows:
+            parts = [
+                f"request = message {f.request + 1}" if f.request is not None else "",
+                f"response = message {f.response + 1}" if f.response is not None else "",
+            ]
+            lines.append(f"  {f.name}: " + ", ".join(p for p in parts if p))
+    if report.timeline:
+        lines.append("")
+        lines.append("Timeline")
+        for t in report.timeline:
+            when = t.time or "time unknown"
+            lines.append(
+                f"  #{t.entry} {when} {t.method} {t.host} {t.kind} ({t.binding or '-'}) "
+                f"HTTP {t.status or '-'} worst: {t.worst or '-'}"
+            )
     lines.append("")
     if report.findings:
         lines.append("Findings (worst first)")
@@ -198,7 +218,7 @@ def _build(tp: Any, value: Any) -> Any:
 
 def from_json(doc: dict[str, Any]) -> Report:
     """The inverse of to_json (unknown keys such as 'verdict' or attribute labels are derived data)."""
-    from .model import ChecklistRow, EntraError, InputInfo, Message
+    from .model import ChecklistRow, EntraError, Flow, InputInfo, Message, TimelineEntry
 
     messages = []
     for m in doc["messages"]:
@@ -217,4 +237,6 @@ def from_json(doc: dict[str, Any]) -> Report:
         skew=doc["skew"],
         entra_errors=tuple(_build(EntraError, e) for e in doc.get("entra_errors", [])),
         checklist=tuple(_build(ChecklistRow, r) for r in doc.get("checklist", [])),
+        flows=tuple(_build(Flow, f) for f in doc.get("flows", [])),
+        timeline=tuple(_build(TimelineEntry, t) for t in doc.get("timeline", [])),
     )

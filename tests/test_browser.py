@@ -188,3 +188,21 @@ def test_checklist_and_compare_side_by_side(browser, server: str) -> None:  # ty
     shot(page, "compare")
     watch.assert_clean()
     ctx.close()
+
+
+def test_upload_har_and_open_a_flow(browser, server: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import harfactory as hf
+
+    path = tmp_path / "capture.har"
+    path.write_bytes(hf.dumps(hf.har(hf.sp_initiated(), "firefox")))
+    ctx, page, watch = open_page(browser, server)
+    page.set_input_files("#file", str(path))
+    page.click("button.primary")
+    page.wait_for_selector("#flows")
+    page.click("#flows .flow a >> nth=-1")  # the response of the first flow
+    assert page.url.endswith("#message-1")
+    assert page.locator("#message-1").is_visible()
+    assert "response" in page.inner_text("#message-1").lower()
+    shot(page, "capture")
+    watch.assert_clean()
+    ctx.close()

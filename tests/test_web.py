@@ -283,3 +283,22 @@ def test_request_log_has_no_payload_or_key(client, caplog) -> None:  # type: ign
     assert r.headers["X-Request-ID"]
     text = caplog.text
     assert secret[:40] not in text and "alice@contoso.example" not in text and "ZmFrZS1rZXkt" not in text
+
+
+def test_har_upload_shows_flows_and_timeline(client) -> None:  # type: ignore[no-untyped-def]
+    import harfactory as hf
+
+    data = hf.dumps(hf.har(hf.sp_initiated(), "chrome"))
+    r = post_form(client, "/analyze", {"file": (io.BytesIO(data), "capture.har")}, content_type="multipart/form-data")
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and 'id="flows"' in html and "SP-initiated sign-in" in html
+    assert 'href="#message-1"' in html and "Dropped for privacy" in html
+    for secret in hf.sp_initiated().secrets[:5]:
+        assert secret not in html
+
+
+def test_redirect_url_paste_renders(client) -> None:  # type: ignore[no-untyped-def]
+    from test_requests import redirect_url, request_xml
+
+    r = post_form(client, "/analyze", {"input": redirect_url(request_xml())})
+    assert r.status_code == 200 and "AuthnRequest" in r.get_data(as_text=True)

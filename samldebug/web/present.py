@@ -192,7 +192,12 @@ def _render(el: etree._Element, depth: int, signed: set[int], sigs: set[int], ou
 
 
 def _elements(root: etree._Element, path: str) -> list[etree._Element]:
-    found = root.getroottree().xpath(path, namespaces=NS)
+    if not path.startswith("/"):  # e.g. a Redirect-binding signature lives in the query string, not the XML
+        return []
+    try:
+        found = root.getroottree().xpath(path, namespaces=NS)
+    except etree.XPathError:
+        return []
     return [e for e in found if isinstance(e, etree._Element)] if isinstance(found, list) else []
 
 

@@ -1,0 +1,237 @@
+"""Captures (HAR, SAML-tracer): every SAML message and Entra error, judged at the time the browser sent it,
+paired into flows, with a timeline.
+
+The reader (har.py) keeps only SAML-relevant entries; this module analyses each message once (the same value
+often appears twice: a Location header and the GET that follows, an auto-post form and the POST it makes),
+evaluates time checks at the entry's startedDateTime, and checks each request/response pair.
+"""
+
+from __future__ import annotations
+
+import mmap
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from . import checks, explain, har
+from .catalog import finding
+from .config import Settings
+from .decode import decode
+from .model import AnalysisStop, EntraError, Finding, Flow, Message, Severity, TimelineEntry
+
+SEVERITY_ORDER = {"error": 2, "warning": 1, "info": 0}
+
+
+@dataclass
+class CaptureResult:
+    messages: list[Message] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[EntraError] = field(default_factory=list)
+    flows: list[Flow] = field(default_factory=list)
+    timeline: list[TimelineEntry] = field(default_factory=list)
+    info: dict[str, object] = field(default_factory=dict)
+    relay_states: dict[int, str | None] = field(default_factory=dict)  # message index → RelayState seen
+
+
+def _worst(found: list[Finding]) -> str | None:
+    return max((f.severity.value for f in found), key=lambda s: SEVERITY_ORDER[s], default=None)
+
+
+def analyze_capture(
+    data: bytes | memoryview | mmap.mmap, settings: Settings, now: datetime, entry: int | None = None
+) -> CaptureResult:
+    """Raises AnalysisStop for a capture that cannot be read at all (not HAR, truncated, too large)."""
+    from .pipeline import analyze_xml  # pipeline imports this module for captures
+
+    capture = har.read_capture(data, settings.limits, max_capture_bytes=settings.limits.max_capture_bytes)
+    out = CaptureResult()
+    out.info = {
+        "format": capture.format,
+        "producer": capture.producer,
+        "entries": capture.total_entries,
+        "saml_entries": sum(1 for e in capture.entries if e.kind == "saml"),
+        "error_entries": sum(1 for e in capture.entries if e.kind == "error"),
+        "dropped": dict(capture.dropped),
+    }
+    entries = [e for e in capture.entries if entry is None or e.index == entry]
+    if entry is not None and not entries:
+        raise AnalysisStop(
+            finding(
+                "not_saml",
+                f"Capture entry {entry} carries no SAML message or Entra error",
+                expected="one of: " + ", ".join(str(e.index) for e in capture.entries[:20]),
+                actual=f"entry {entry}",
+            )
+        )
+    if not capture.entries:
+        out.findings.append(finding("capture_no_saml", actual=f"{capture.total_entries} entries, none SAML"))
+    if capture.format == "saml-tracer":
+        out.findings.append(
+            finding("capture_time_unknown", actual=f"time checks used {checks.iso(now)}", where="SAML-tracer export")
+        )
+    seen: dict[tuple[str, str], int] = {}
+    for e in entries:
+        when = e.started or now
+        if e.kind == "error":
+            errors = explain.errors_in_input(e.text or "") if e.text else []
+            found = explain.aadsts_findings(errors)
+            out.errors.extend(errors)
+            out.findings.extend(
+                Finding(f.code, f.severity, f.title, f.expected, f.actual, f.fix, e.where, None) for f in found
+            )
+            out.timeline.append(_timeline(e, "error", None, _worst(found)))
+            continue
+        key = (e.parameter or "", e.value or "")
+        if key in seen:  # the same message again (Location + GET, auto-post form + POST)
+            index = seen[key]
+            out.timeline.append(_timeline(e, out.messages[index].kind, index, None))
+            continue
+        if len(out.messages) >= settings.limits.max_capture_messages:
+            out.findings.append(
+                finding(
+                    "oversized_input",
+                    "Too many SAML messages in the capture: the rest was skipped",
+                    expected=f"at most {settings.limits.max_capture_messages}",
+                    where=e.where,
+                )
+            )
+            break
+        index = len(out.messages)
+        try:
+            decoded = decode((e.value or "").encode("utf-8", "replace"), settings.limits)
+            result = analyze_xml(
+                decoded.xml, settings, when, index=index, source=e.where, query=e.query if e.signature else None
+            )
+        except AnalysisStop as stop:
+            out.findings.append(
+                Finding(
+                    stop.finding.code,
+                    stop.finding.severity,
+                    stop.finding.title,
+                    stop.finding.expected,
+                    stop.finding.actual,
+                    stop.finding.fix,
+                    e.where,
+                    None,
+                )
+            )
+            out.timeline.append(_timeline(e, "undecodable", None, stop.finding.severity.value))
+            continue
+        msg_findings = [f.at(index) for f in [*decoded.findings, *result.findings]]
+        if e.started is not None:
+            msg_findings += [f.at(index) for f in _expired_since(result.message, e.started, now)]
+        seen[key] = index
+        out.messages.append(result.message)
+        out.relay_states[index] = e.relay_state
+        out.findings.extend(msg_findings)
+        out.errors.extend(result.errors)
+        out.timeline.append(_timeline(e, result.message.kind, index, _worst(msg_findings)))
+    out.flows, flow_findings = pair(out.messages, out.relay_states)
+    out.findings.extend(flow_findings)
+    return out
+
+
+def _timeline(e: har.CaptureEntry, kind: str, message: int | None, worst: str | None) -> TimelineEntry:
+    return TimelineEntry(
+        entry=e.index,
+        time=checks.iso(e.started) if e.started else None,
+        method=e.method,
+        host=e.host,
+        url=e.url[:300],
+        binding=e.binding,
+        kind=kind,
+        status=e.status,
+        message=message,
+        worst=worst,
+        where=e.where,
+    )
+
+
+def _expired_since(message: Message, captured: datetime, now: datetime) -> list[Finding]:
+    """Valid when captured, expired now: say both (support engineers test old captures every day)."""
+    values = message.trusted or message.unverified
+    end = checks.parse_time(values.not_on_or_after)
+    if end is None or not (captured < end <= now):
+        return []
+    return [
+        finding(
+            "valid_when_captured",
+            actual=f"captured {checks.iso(captured)}, NotOnOrAfter {checks.iso(end)}, now {checks.iso(now)}",
+            where=message.source,
+        )
+    ]
+
+
+def pair(messages: list[Message], relay: dict[int, str | None]) -> tuple[list[Flow], list[Finding]]:
+    """AuthnRequest ↔ Response by ID / InResponseTo, LogoutRequest ↔ LogoutResponse; unanswered requests and
+    unsolicited (IdP-initiated) responses are flows of their own."""
+    by_id = {(m.unverified.id or ""): m for m in messages if m.kind in ("authn_request", "logout_request")}
+    answered: set[int] = set()
+    flows: list[Flow] = []
+    found: list[Finding] = []
+    for m in messages:
+        if m.kind not in ("response", "logout_response"):
+            continue
+        v = m.trusted or m.unverified
+        irt = v.in_response_to or next((sc.in_response_to for sc in v.subject_confirmations if sc.in_response_to), None)
+        request = by_id.get(irt or "") if irt else None
+        if m.kind == "logout_response":
+            flows.append(Flow("logout", "Single logout", request.index if request else None, m.index))
+        elif irt is None:
+            flows.append(Flow("idp-initiated", "IdP-initiated sign-in (My Apps / Test button)", None, m.index))
+        elif request is None:
+            flows.append(Flow("sp-initiated", "SP-initiated sign-in (request not in the capture)", None, m.index))
+            found.append(finding("in_response_to_unmatched", actual=irt, where=m.source).at(m.index))
+        else:
+            flows.append(Flow("sp-initiated", "SP-initiated sign-in", request.index, m.index))
+            found += [f.at(m.index) for f in _check_pair(request, m, relay)]
+        if request is not None:
+            answered.add(request.index)
+    for m in messages:
+        if m.kind in ("authn_request", "logout_request") and m.index not in answered:
+            name = (
+                "Sign-in request without a SAML answer in the capture"
+                if m.kind == "authn_request"
+                else "Logout request"
+            )
+            flows.append(Flow("request without answer", name, m.index, None))
+    flows.sort(key=lambda f: min(x for x in (f.request, f.response) if x is not None))
+    return flows, found
+
+
+def _check_pair(request: Message, response: Message, relay: dict[int, str | None]) -> list[Finding]:
+    req, res = request.unverified, response.trusted or response.unverified
+    out: list[Finding] = []
+    recipients = [sc.recipient for sc in res.subject_confirmations if sc.recipient]
+    targets = [t for t in [res.destination, *recipients] if t]
+    if req.acs_url and targets and any(t != req.acs_url for t in targets):
+        out.append(
+            finding(
+                "flow_acs_mismatch",
+                expected=req.acs_url,
+                actual=", ".join(sorted(set(targets))),
+                where=f"{request.source} → {response.source}",
+            )
+        )
+    if req.issuer and res.audiences and req.issuer not in res.audiences:
+        out.append(
+            finding(
+                "flow_audience_mismatch",
+                expected=req.issuer,
+                actual=", ".join(res.audiences),
+                where=f"{request.source} → {response.source}",
+            )
+        )
+    sent, back = relay.get(request.index), relay.get(response.index)
+    if sent is not None and sent != back:
+        out.append(
+            finding(
+                "relay_state_lost",
+                expected=sent,
+                actual=back if back is not None else "no RelayState",
+                where=f"{request.source} → {response.source}",
+            )
+        )
+    return out
+
+
+__all__ = ["CaptureResult", "Severity", "analyze_capture", "pair"]
