@@ -117,15 +117,22 @@ def to_text(report: Report, colour: bool = False) -> str:
     lines.append(
         f"evaluated at {report.now} (skew {report.skew} s); decoding: {' → '.join(report.input.steps) or 'none'}"
     )
+    lines.append("")
+    if report.findings:
+        lines.append("Findings (worst first)")
+        for f in report.findings:
+            lines += _finding_lines(f, colour)
+    else:
+        lines.append("No findings.")
     if report.flows:
         lines.append("")
         lines.append("Flows")
-        for f in report.flows:
+        for flow in report.flows:
             parts = [
-                f"request = message {f.request + 1}" if f.request is not None else "",
-                f"response = message {f.response + 1}" if f.response is not None else "",
+                f"request = message {flow.request + 1}" if flow.request is not None else "",
+                f"response = message {flow.response + 1}" if flow.response is not None else "",
             ]
-            lines.append(f"  {f.name}: " + ", ".join(p for p in parts if p))
+            lines.append(f"  {flow.name}: " + ", ".join(p for p in parts if p))
     if report.timeline:
         lines.append("")
         lines.append("Timeline")
@@ -135,13 +142,6 @@ def to_text(report: Report, colour: bool = False) -> str:
                 f"  #{t.entry} {when} {t.method} {t.host} {t.kind} ({t.binding or '-'}) "
                 f"HTTP {t.status or '-'} worst: {t.worst or '-'}"
             )
-    lines.append("")
-    if report.findings:
-        lines.append("Findings (worst first)")
-        for f in report.findings:
-            lines += _finding_lines(f, colour)
-    else:
-        lines.append("No findings.")
     if report.checklist:
         lines.append("")
         lines.append("Entra setup checklist")

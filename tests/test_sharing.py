@@ -195,6 +195,15 @@ def test_gunicorn_logger_redacts() -> None:
 
 
 def test_decrypted_assertion_signature_values_are_stripped() -> None:
-    doc = {"messages": [{"xml": "<a/>", "extra": {"decrypted_xml": '<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:Signature><ds:SignatureValue>c2VjcmV0c2lnbmF0dXJl</ds:SignatureValue></ds:Signature></saml:Assertion>'}}]}
+    doc = {
+        "messages": [
+            {
+                "xml": "<a/>",
+                "extra": {
+                    "decrypted_xml": '<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:Signature><ds:SignatureValue>c2VjcmV0c2lnbmF0dXJl</ds:SignatureValue></ds:Signature></saml:Assertion>'
+                },
+            }
+        ]
+    }
     out = str(redact.redact(doc, "none"))
     assert "c2VjcmV0c2lnbmF0dXJl" not in out and redact.REMOVED in out
