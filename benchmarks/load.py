@@ -38,20 +38,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def har_bytes() -> bytes | None:
-    try:
-        import harfactory  # type: ignore[import-not-found]
-    except ImportError:
-        return None
-    for name in ("chrome_har", "build_chrome_har", "chrome"):
-        fn = getattr(harfactory, name, None)
-        if callable(fn):
-            try:
-                data = fn()
-            except TypeError:
-                continue
-            return data if isinstance(data, bytes) else json.dumps(data).encode()
-    return None
+def har_bytes() -> bytes:
+    import harfactory as hf
+
+    return hf.dumps(hf.har(hf.sp_initiated(), "chrome"))
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -64,6 +54,12 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="requests/s per client (think time, like people); 0 = as fast as possible (saturation)",
+    )
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
 
@@ -123,7 +119,7 @@ def main() -> None:
         )
         permalink = shared["permalink"].split(str(port), 1)[1]
         har = har_bytes()
-        mix = [("paste", 0.7), ("permalink", 0.15), ("har", 0.15 if har else 0.0)]
+        mix = [("paste", 0.7), ("permalink", 0.15), ("har", 0.15)]
         results: dict[str, list[float]] = {k: [] for k, _ in mix}
         errors: dict[str, int] = {k: 0 for k, _ in mix}
         lock = threading.Lock()
@@ -133,7 +129,13 @@ def main() -> None:
         def client(seed: int) -> None:
             rng = random.Random(seed)
             kinds, weights = zip(*mix, strict=True)
+            next_at = time.monotonic()
             while time.monotonic() < stop_at:
+                if args.rate > 0:
+                    next_at += rng.expovariate(args.rate)  # Poisson arrivals per client
+                    delay = next_at - time.monotonic()
+                    if delay > 0:
+                        time.sleep(delay)
                 with lock:
                     counter[0] += 1
                     if counter[0] > MAX_REQUESTS:
@@ -177,7 +179,8 @@ def main() -> None:
     total = sum(len(v) for v in results.values())
     lines = [
         f"### load {datetime.now(UTC):%Y-%m-%d %H:%M} UTC — {os.cpu_count()} cores, {platform.machine()}, "
-        f"gunicorn {args.workers} workers, {args.clients} clients, {wall:.0f} s",
+        f"gunicorn {args.workers} workers, {args.clients} clients, {wall:.0f} s, "
+        + (f"paced at {args.rate:g} req/s per client" if args.rate > 0 else "closed loop (saturation)"),
         "",
         "| request | count | p50 ms | p99 ms | errors |",
         "|---|---:|---:|---:|---:|",
