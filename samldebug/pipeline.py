@@ -14,7 +14,7 @@ from datetime import datetime
 
 from lxml import etree
 
-from . import capture, checklist, checks, decrypt, explain, har, metadata, redirect, saml, signature, xmlsafe
+from . import capture, checklist, checks, decrypt, explain, fetch, har, metadata, redirect, saml, signature, xmlsafe
 from .catalog import finding
 from .certs import Anchor
 from .config import Settings
@@ -81,6 +81,13 @@ def analyze_xml(
     text = xml.decode("utf-8", "replace")
     if kind == "metadata":
         info = metadata.read(root, source)
+        summary = metadata.summary(info, now)
+        found = [finding("metadata_pasted", actual=f"EntityDescriptor entityID={info.entity_id!r}")]
+        found += fetch.classify_metadata(info, None, now=now)  # certificate expiry, rollover, validUntil, kind
+        if info.signed:
+            status, signer, sig_notes = fetch.verify_metadata_signature(root, xml, settings.anchors)
+            summary["signature"] = {"status": status, "signer": dataclasses.asdict(signer) if signer else None}
+            found += sig_notes
         msg = Message(
             index=index,
             kind=kind,
@@ -91,10 +98,9 @@ def analyze_xml(
             xml=text,
             source=source,
             evaluated_at=checks.iso(now),
-            extra={"metadata": metadata.summary(info, now)},
+            extra={"metadata": summary},
         )
-        found = [finding("metadata_pasted", actual=f"EntityDescriptor entityID={info.entity_id!r}")]
-        return Analyzed(msg, found + metadata.findings_for(info))
+        return Analyzed(msg, found)
     if kind == "unknown":
         raise AnalysisStop(
             finding(

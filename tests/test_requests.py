@@ -161,3 +161,15 @@ def test_logout_request_destination() -> None:
     assert report.messages[0].kind == "logout_request"
     assert "logout_destination_mismatch" in codes(report)
     assert report.messages[0].unverified.session_index == "_abc"
+
+
+def test_post_binding_signed_request_is_verified() -> None:
+    from factory import sign, to_bytes
+    from lxml import etree
+
+    root = etree.fromstring(request_xml())
+    signed = sign(root, "response", keypair=SP)  # an enveloped signature on the root, after the Issuer
+    report = run(to_bytes(signed), settings())
+    assert report.messages[0].signature.status.value == "valid"
+    assert report.messages[0].signature.signed_elements == ("authn_request",)
+    assert report.messages[0].signature.key.source == "SP metadata signing cert"

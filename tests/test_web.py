@@ -302,3 +302,43 @@ def test_redirect_url_paste_renders(client) -> None:  # type: ignore[no-untyped-
 
     r = post_form(client, "/analyze", {"input": redirect_url(request_xml())})
     assert r.status_code == 200 and "AuthnRequest" in r.get_data(as_text=True)
+
+
+def test_rate_limit_is_friendly(tmp_path: Path) -> None:
+    client = make_app(tmp_path, rate_limit_analyze="2/minute").test_client()
+    body = {"input": "PHg+"}
+    statuses = [client.post("/api/v1/analyze", json=body).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    r = client.post("/api/v1/analyze", json=body)
+    assert r.get_json()["error"]["status"] == 429
+    token = csrf(client)
+    page = client.post("/analyze", data={"csrf_token": token, "input": "x"})
+    assert page.status_code == 429 and "Too many requests" in page.get_data(as_text=True)
+
+
+def test_metadata_host_down_still_answers(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:  # a loopback port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = make_app(
+        tmp_path,
+        metadata_allowed_hosts="127.0.0.1",
+        metadata_allow_http=True,
+        metadata_allow_private=True,
+        metadata_timeout=2.0,
+    )
+    r = post_form(
+        app.test_client(),
+        "/analyze",
+        {"input": b64(signed_response()), "metadata_url": f"http://127.0.0.1:{port}/md.xml"},
+    )
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and 'id="verdict"' in html and "fetch_connect_failed" in html
+
+
+def test_disallowed_metadata_host_is_refused_clearly(client) -> None:  # type: ignore[no-untyped-def]
+    r = post_form(client, "/analyze", {"input": b64(signed_response()), "metadata_url": "https://evil.example/md"})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and "fetch_host_not_allowed" in html
