@@ -116,8 +116,8 @@ def read(root: etree._Element, source: str) -> IdpInfo:
     )
 
 
-def load(data: bytes, source: str, limits: Limits) -> IdpInfo:
-    """Parse a metadata document; raises AnalysisStop when it is not metadata."""
+def parse_document(data: bytes, source: str, limits: Limits) -> etree._Element:
+    """The metadata document's root; raises AnalysisStop when it is not metadata."""
     root = parse(strip_bom(data), limits)
     if kind_of(root) != "metadata":
         raise AnalysisStop(
@@ -128,7 +128,12 @@ def load(data: bytes, source: str, limits: Limits) -> IdpInfo:
                 where=source,
             )
         )
-    return read(root, source)
+    return root
+
+
+def load(data: bytes, source: str, limits: Limits) -> IdpInfo:
+    """Parse and read a metadata document; raises AnalysisStop when it is not metadata."""
+    return read(parse_document(data, source, limits), source)
 
 
 def findings_for(info: IdpInfo) -> list[Finding]:

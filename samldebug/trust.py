@@ -9,16 +9,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from lxml import etree
-
-from . import fetch, xmlsafe
+from . import fetch
 from . import metadata as md
 from .catalog import finding
 from .certs import Anchor, CertError, load_certs
 from .config import Limits, Settings
 from .decode import strip_bom
 from .model import AnalysisStop, Finding
-from .saml import kind_of
 
 
 @dataclass
@@ -84,16 +81,7 @@ def collect(
         data, source = doc[0], doc[1]
         url = doc[2] if len(doc) > 2 else None
         try:
-            root = xmlsafe.parse(strip_bom(data), limits)
-            if kind_of(root) != "metadata":
-                raise AnalysisStop(
-                    finding(
-                        "not_metadata",
-                        expected="an md:EntityDescriptor document",
-                        actual=f"root element {etree.QName(root).localname}",
-                        where=source,
-                    )
-                )
+            root = md.parse_document(data, source, limits)
             info = md.read(root, source)
         except AnalysisStop as stop:
             trust.notes.append(stop.finding)
