@@ -88,3 +88,9 @@ def init_request_logging(app: Flask) -> None:
 
     app.before_request(_start)
     app.after_request(_log)
+    if not logging.getLogger().handlers and not access_log.handlers:
+        # Nothing configured logging (plain gunicorn): write the JSON lines to stderr, where gunicorn's go.
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        access_log.addHandler(handler)
+        access_log.setLevel(logging.INFO)
