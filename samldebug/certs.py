@@ -108,6 +108,11 @@ def _facts(cert: x509.Certificate) -> CertInfo:
     )
 
 
+def fingerprint(cert: x509.Certificate) -> bytes:
+    """SHA-256 of the certificate, computed once per certificate."""
+    return bytes.fromhex(_facts(cert).sha256)
+
+
 def info(cert: x509.Certificate, source: str, now: datetime | None = None) -> CertInfo:
     days_left = (cert.not_valid_after_utc - now).days if now is not None else None
     facts = dict(vars(_facts(cert)))  # (dataclasses.replace is ten times slower; this runs per message)

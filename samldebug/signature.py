@@ -246,7 +246,7 @@ def _attempt(
     key = (
         hashlib.sha256(xml).digest(),
         s.location,
-        cert.fingerprint(hashes.SHA256()) if cert is not None else b"message-key",
+        certs.fingerprint(cert) if cert is not None else b"message-key",
     )
     cached = OUTCOMES.get(key)
     if cached is not None:
