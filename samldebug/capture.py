@@ -136,7 +136,9 @@ def _timeline(e: har.CaptureEntry, kind: str, message: int | None, worst: str | 
         time=checks.iso(e.started) if e.started else None,
         method=e.method,
         host=e.host,
-        url=e.url[:300],
+        # Scheme, host and path only: query strings can carry OAuth codes and tokens, and the SAML parameters
+        # are analysed separately.
+        url=e.url.split("?", 1)[0].split("#", 1)[0][:300],
         binding=e.binding,
         kind=kind,
         status=e.status,

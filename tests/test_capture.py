@@ -216,3 +216,15 @@ def test_capture_report_matches_schema() -> None:
 
     doc = json.loads(dumps(run_capture(hf.dumps(hf.har(hf.sp_initiated(), "chrome")))))
     jsonschema.validate(doc, SCHEMA)
+
+
+def test_reports_from_captures_hold_no_secret() -> None:
+    from samldebug.redact import redact
+    from samldebug.report import dumps, to_json
+
+    for flow in (hf.sp_initiated(), hf.error_flow(), hf.idp_initiated()):
+        report = run_capture(hf.dumps(hf.har(flow, "chrome")))
+        text = dumps(report)
+        stored = str(redact(to_json(report), "none"))
+        for secret in flow.secrets:
+            assert secret not in text and secret not in stored, secret
