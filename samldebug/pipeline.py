@@ -320,6 +320,15 @@ def _analyze_capture(
     messages = tuple(result.messages) if result else ()
     errors = tuple(result.errors) if result else ()
     relay = next((r for r in (result.relay_states.values() if result else ()) if r), None)
+    request = next((m for m in messages if m.kind == "authn_request"), None)
+    if request is not None:
+        # The SP states its own entity ID and ACS URL in its request: the checklist's expectation when the user
+        # gave none.
+        settings = dataclasses.replace(
+            settings,
+            sp_entity_id=settings.sp_entity_id or request.unverified.issuer,
+            acs_url=settings.acs_url or request.unverified.acs_url,
+        )
     fmt = str(info.get("format")) if info else "capture"
     return Report(
         input=InputInfo(size=len(raw), steps=("capture", fmt), capture=info),

@@ -22,6 +22,14 @@ def server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
         yield url
 
 
+def docs_shot(page, name: str, selector: str) -> None:  # type: ignore[no-untyped-def]
+    """With SAMLDEBUG_UPDATE_SCREENSHOTS=1, a viewport-sized picture for the README in docs/."""
+    if os.environ.get("SAMLDEBUG_UPDATE_SCREENSHOTS") == "1":
+        DOCS.mkdir(exist_ok=True)
+        page.evaluate(f"document.querySelector('{selector}').scrollIntoView()")
+        page.screenshot(path=str(DOCS / f"{name}.png"))
+
+
 def open_page(browser, server: str, **context):  # type: ignore[no-untyped-def]
     ctx = browser.new_context(viewport={"width": 1280, "height": 900}, **context)
     page = ctx.new_page()
@@ -120,10 +128,7 @@ def test_report_screenshot(browser, server: str) -> None:  # type: ignore[no-unt
     page.click("button.primary")
     page.wait_for_selector("#verdict")
     shot(page, "report")
-    if os.environ.get("SAMLDEBUG_UPDATE_SCREENSHOTS") == "1":
-        DOCS.mkdir(exist_ok=True)
-        page.evaluate("document.getElementById('verdict').scrollIntoView()")
-        page.screenshot(path=str(DOCS / "report.png"))
+    docs_shot(page, "report", "#verdict")
     watch.assert_clean()
     ctx.close()
 
@@ -186,6 +191,7 @@ def test_checklist_and_compare_side_by_side(browser, server: str) -> None:  # ty
     assert left and right and abs(left["y"] - right["y"]) < 5 and right["x"] > left["x"]  # side by side
     assert "ToLowercase()" in page.inner_text("#differences")
     shot(page, "compare")
+    docs_shot(page, "compare", "#differences")
     watch.assert_clean()
     ctx.close()
 
@@ -204,5 +210,6 @@ def test_upload_har_and_open_a_flow(browser, server: str, tmp_path: Path) -> Non
     assert page.locator("#message-1").is_visible()
     assert "response" in page.inner_text("#message-1").lower()
     shot(page, "capture")
+    docs_shot(page, "capture", "#flows")
     watch.assert_clean()
     ctx.close()

@@ -228,3 +228,10 @@ def test_reports_from_captures_hold_no_secret() -> None:
         stored = str(redact(to_json(report), "none"))
         for secret in flow.secrets:
             assert secret not in text and secret not in stored, secret
+
+
+def test_capture_checklist_uses_the_request_as_evidence() -> None:
+    report = run_capture(hf.dumps(hf.har(hf.sp_initiated(), "chrome")), entra_settings(sp_entity_id=None, acs_url=None))
+    rows = {r.item.split(" ")[0]: r for r in report.checklist}
+    assert rows["Identifier"].state == "ok" and rows["Identifier"].expected
+    assert rows["Reply"].state == "ok"
