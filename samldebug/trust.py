@@ -5,6 +5,7 @@ Errors in a source become findings (the analysis still runs); nothing here does 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -15,7 +16,7 @@ from .catalog import finding
 from .certs import Anchor, CertError, load_certs
 from .config import Limits, Settings
 from .decode import strip_bom
-from .model import AnalysisStop, Finding
+from .model import AnalysisStop, Finding, Severity
 
 
 @dataclass
@@ -35,6 +36,16 @@ class Trust:
             idp_sso_urls=settings.idp_sso_urls or tuple(self.sso_urls),
             idp_slo_urls=settings.idp_slo_urls or tuple(self.slo_urls),
         )
+
+
+# A refusal by policy must never be worked around with an older copy.
+_POLICY_REFUSALS = {
+    "fetch_host_not_allowed",
+    "fetch_scheme_refused",
+    "fetch_address_refused",
+    "fetch_bad_url",
+    "fetch_redirect_refused",
+}
 
 
 @dataclass(frozen=True)
@@ -59,8 +70,20 @@ def fetch_all(
         try:
             got = fetch.fetch_metadata(src.url, policy, now=wall_clock, cache=cache)
         except AnalysisStop as stop:
-            notes.append(stop.finding)
-            continue
+            stale = cache.get(src.url) if cache is not None and stop.finding.code != "fetch_host_not_allowed" else None
+            if stale is None or stop.finding.code in _POLICY_REFUSALS:
+                notes.append(stop.finding)
+                continue
+            # The host is slow or down: the last good copy beats no verification at all; say how old it is.
+            age = int((wall_clock - stale.fetched_at).total_seconds())
+            got = dataclasses.replace(stale, from_cache=True, age_seconds=max(age, 0))
+            notes.append(
+                dataclasses.replace(
+                    stop.finding,
+                    severity=Severity.WARNING,
+                    fix=(stop.finding.fix or "") + " The last good copy was used instead.",
+                )
+            )
         note = fetch.cache_note(got)
         if note is not None:
             notes.append(note)

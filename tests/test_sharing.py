@@ -207,3 +207,50 @@ def test_decrypted_assertion_signature_values_are_stripped() -> None:
     }
     out = str(redact.redact(doc, "none"))
     assert "c2VjcmV0c2lnbmF0dXJl" not in out and redact.REMOVED in out
+
+
+def test_metadata_cached_in_the_database_bridges_an_outage(tmp_path: Path, database_url: str) -> None:
+    import http.server
+    import threading
+
+    body = metadata()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Type", "application/samlmetadata+xml")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/federationmetadata.xml"
+    now = {"t": CLOCK}
+    app = make_app(
+        tmp_path,
+        database_url=database_url,
+        metadata_allowed_hosts="127.0.0.1",
+        metadata_allow_http=True,
+        metadata_allow_private=True,
+        metadata_cache_ttl=60,
+        metadata_timeout=2.0,
+        CLOCK=lambda: now["t"],
+    )
+    client = app.test_client()
+    form = {"input": b64(signed_response()), "metadata_url": url, "now": "2026-03-01T12:01:00Z"}
+    first = client.post("/api/v1/analyze", data=form).get_json()
+    assert first["messages"][0]["signature"]["status"] == "valid"
+    server.shutdown()
+    server.server_close()
+    now["t"] = CLOCK + timedelta(hours=2)  # the cached copy is stale and the host is down
+    second = client.post("/api/v1/analyze", data=form).get_json()
+    assert second["messages"][0]["signature"]["status"] == "valid"
+    codes = {f["code"] for f in second["findings"]}
+    assert "metadata_cached" in codes and codes & {"fetch_connect_failed", "fetch_timeout"}
+    cached = next(f for f in second["findings"] if f["code"] == "metadata_cached")
+    assert "2 hours" in cached["title"]
+    app.extensions["samldebug.store"].dispose()

@@ -47,10 +47,19 @@ reports = Table(
     Column("ciphertext", LargeBinary, nullable=False),
 )
 schema_version = Table("schema_version", metadata, Column("version", Integer, nullable=False))
+metadata_cache = Table(
+    "metadata_cache",
+    metadata,
+    Column("url", String(2048), primary_key=True),
+    Column("final_url", String(2048), nullable=False),
+    Column("fetched_at", DateTime(timezone=True), nullable=False),
+    Column("body", LargeBinary, nullable=False),
+)
 
-SCHEMA_VERSION = 1
-# Ordered migrations: version N upgrades N-1 → N. Version 1 is the initial schema (create_all).
-MIGRATIONS: dict[int, list[str]] = {}
+SCHEMA_VERSION = 2
+# Ordered migrations: version N upgrades N-1 → N. Version 1 is the initial schema; version 2 adds
+# metadata_cache, which create_all() creates on an existing database (new tables need no statement here).
+MIGRATIONS: dict[int, list[str]] = {2: []}
 
 
 class StoreError(RuntimeError):
@@ -169,6 +178,18 @@ class Store:
                 return int(result.rowcount or 0)
         except SQLAlchemyError as e:
             raise StoreError(f"the report database is unavailable ({type(e).__name__})") from None
+
+    def cache_get(self, url: str) -> tuple[str, datetime, bytes] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(metadata_cache).where(metadata_cache.c.url == url)).first()
+        return (row.final_url, _utc(row.fetched_at), bytes(row.body)) if row is not None else None
+
+    def cache_put(self, url: str, final_url: str, fetched_at: datetime, body: bytes) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(metadata_cache).where(metadata_cache.c.url == url))
+            conn.execute(
+                insert(metadata_cache).values(url=url, final_url=final_url, fetched_at=_utc(fetched_at), body=body)
+            )
 
     def dispose(self) -> None:
         self.engine.dispose()

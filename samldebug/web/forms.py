@@ -194,7 +194,9 @@ def _policy(config: AppConfig) -> fetch.FetchPolicy:
 def _cache() -> fetch.MetadataCache:
     cache: fetch.MetadataCache | None = current_app.extensions.get("samldebug.metadata_cache")
     if cache is None:
-        cache = fetch.MemoryCache()
+        from .sharing import SharedMetadataCache, store
+
+        cache = SharedMetadataCache(store)
         current_app.extensions["samldebug.metadata_cache"] = cache
     return cache
 
