@@ -122,3 +122,26 @@ def test_killed_writer_leaves_whole_reports_only(database_url: str) -> None:
         opened = store.open(rid, key, datetime(2026, 3, 1, 1, tzinfo=UTC))
         assert opened is not None and json.loads(opened[1])["filler"] == "x" * 200000
     store.dispose()
+
+
+def test_migration_from_version_1(database_url: str) -> None:
+    from sqlalchemy import inspect
+
+    from samldebug import store as store_module
+
+    engine = create_engine(database_url)
+    with engine.begin() as conn:  # a database as version 1 left it
+        conn.execute(text("DROP TABLE IF EXISTS metadata_cache"))
+        store_module.reports.create(conn, checkfirst=True)
+        store_module.schema_version.create(conn, checkfirst=True)
+        conn.execute(text("DELETE FROM schema_version"))
+        conn.execute(text("INSERT INTO schema_version (version) VALUES (1)"))
+    store = Store(database_url)
+    store.migrate()
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT version FROM schema_version")).scalar() == store_module.SCHEMA_VERSION
+    assert "metadata_cache" in inspect(engine).get_table_names()
+    store.cache_put("https://x/md", "https://x/md", T, b"<md/>")
+    assert store.cache_get("https://x/md") == ("https://x/md", T, b"<md/>")
+    engine.dispose()
+    store.dispose()
