@@ -99,7 +99,13 @@ def analyze_capture(
         try:
             decoded = decode((e.value or "").encode("utf-8", "replace"), settings.limits)
             result = analyze_xml(
-                decoded.xml, settings, when, index=index, source=e.where, query=e.query if e.signature else None
+                decoded.xml,
+                settings,
+                when,
+                index=index,
+                source=e.where,
+                query=e.query if e.signature else None,
+                message_value=e.value,
             )
         except AnalysisStop as stop:
             out.findings.append(

@@ -74,6 +74,7 @@ def analyze_xml(
     index: int = 0,
     source: str = "input",
     query: str | None = None,
+    message_value: str | None = None,
 ) -> Analyzed:
     """One decoded message → Analyzed. Raises AnalysisStop for XML that cannot be used."""
     root = xmlsafe.parse(xml, settings.limits)
@@ -116,7 +117,7 @@ def analyze_xml(
     verification = signature.verify(root, xml, anchors, now, settings.limits)
     if query is not None and verification.result.status is SignatureStatus.UNSIGNED:
         # HTTP-Redirect binding: the signature travels in the query string, not in the XML.
-        redirected, redirect_findings = redirect.verify(query, anchors, now, kind)
+        redirected, redirect_findings = redirect.verify(query, anchors, now, kind, message_value)
         if redirected is not None:
             trusted = saml.read(root) if redirected.status is SignatureStatus.VALID else None
             verification = signature.Verification(redirected, redirect_findings, trusted)

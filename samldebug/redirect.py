@@ -47,8 +47,31 @@ class RawQuery:
     signature: str | None
 
 
+PROTOCOL_PARAMS = ("SAMLRequest", "SAMLResponse", "RelayState", "SigAlg", "Signature")
+
+
+def smuggled(query: str) -> str | None:
+    """Why a query is ambiguous, or None. The decoder and the signature check must read the very same
+    parameter: a repeated SAML parameter (also when its name is percent-encoded) or both SAMLRequest and
+    SAMLResponse let one of them read another value than the other — an attack, never a valid signature."""
+    counts: dict[str, int] = {}
+    for part in query.split("&"):
+        name, sep, _value = part.partition("=")
+        if sep:
+            decoded = unquote_plus(name)
+            counts[decoded] = counts.get(decoded, 0) + 1
+            if decoded in PROTOCOL_PARAMS and decoded != name:
+                return f"the parameter name {name!r} is percent-encoded"
+    repeated = [p for p in PROTOCOL_PARAMS if counts.get(p, 0) > 1]
+    if repeated:
+        return f"{', '.join(repeated)} appears more than once"
+    if counts.get("SAMLRequest") and counts.get("SAMLResponse"):
+        return "both SAMLRequest and SAMLResponse are present"
+    return None
+
+
 def parse_raw(query: str) -> RawQuery | None:
-    """The parameters with their encodings untouched (the first occurrence of each)."""
+    """The parameters with their encodings untouched. Callers refuse ambiguous queries first (smuggled())."""
     raw: dict[str, str] = {}
     for part in query.split("&"):
         name, sep, value = part.partition("=")
@@ -115,12 +138,26 @@ def _lower_hex(value: str) -> str:
 
 
 def verify(
-    query: str, anchors: Sequence[Anchor], now: datetime, on: str
+    query: str, anchors: Sequence[Anchor], now: datetime, on: str, message_value: str | None = None
 ) -> tuple[SignatureResult | None, list[Finding]]:
     """None when the query carries no Signature (the caller decides whether one was required)."""
     q = parse_raw(query)
     if q is None or q.signature is None:
         return None, []
+    ambiguity = smuggled(query)
+    if ambiguity is not None:
+        finding_ = finding("redirect_parameter_smuggling", actual=ambiguity, where=WHERE)
+        info = SignatureInfo(WHERE, on, None, None, None, None, (), False, None, None, ambiguity)
+        anchors_info = tuple(certs.info(a.cert, a.source, now) for a in anchors)
+        return SignatureResult(SignatureStatus.INVALID, (), None, None, (info,), True, anchors_info), [finding_]
+    if message_value is not None and unquote_plus(q.message) != message_value and unquote(q.message) != message_value:
+        # The signature covers another message than the one analysed (e.g. a capture entry's value).
+        finding_ = finding(
+            "redirect_parameter_smuggling", actual="the signed message is not the analysed one", where=WHERE
+        )
+        info = SignatureInfo(WHERE, on, None, None, None, None, (), False, None, None, "another message is signed")
+        anchors_info = tuple(certs.info(a.cert, a.source, now) for a in anchors)
+        return SignatureResult(SignatureStatus.INVALID, (), None, None, (info,), True, anchors_info), [finding_]
     out: list[Finding] = []
     alg_uri = unquote(q.sig_alg or "")
     anchor_infos = tuple(certs.info(a.cert, a.source, now) for a in anchors)
@@ -157,7 +194,8 @@ def verify(
     if algorithm.name == "sha1":
         out.append(finding("sha1_signature", expected="rsa-sha256", actual=alg_uri.rsplit("#", 1)[-1], where=WHERE))
     try:
-        signature = base64.b64decode(unquote_plus(q.signature), validate=False)
+        # unquote, not unquote_plus: a '+' some SPs leave unencoded in the base64 is a '+', not a space.
+        signature = base64.b64decode(unquote(q.signature), validate=False)
     except (binascii.Error, ValueError):
         out.append(finding("malformed_signature", actual="the Signature parameter is not base64", where=WHERE))
         return result(SignatureStatus.INVALID, None, "Signature is not base64"), out

@@ -173,3 +173,39 @@ def test_post_binding_signed_request_is_verified() -> None:
     assert report.messages[0].signature.status.value == "valid"
     assert report.messages[0].signature.signed_elements == ("authn_request",)
     assert report.messages[0].signature.key.source == "SP metadata signing cert"
+
+
+def deflate_b64(xml: bytes) -> str:
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return base64.b64encode(c.compress(xml) + c.flush()).decode()
+
+
+@pytest.mark.parametrize("name", ["SAMLRequest", "%53AMLRequest", "SAMLResponse"])
+def test_smuggled_second_message_is_an_attack(name: str) -> None:
+    """Review finding: a parameter appended to a validly signed URL must never be reported as signed."""
+    evil = request_xml(issuer="https://evil.example/")
+    report = run(redirect_url(request_xml()) + f"&{name}=" + quote_plus(deflate_b64(evil)), settings())
+    assert "redirect_parameter_smuggling" in codes(report)
+    assert all(m.trusted is None for m in report.messages)
+    assert not any(m.signature and m.signature.status.value == "valid" for m in report.messages)
+
+
+def test_smuggling_in_a_capture_entry() -> None:
+    """The signature must cover the value the capture entry analyses."""
+    from samldebug.redirect import verify
+
+    url = redirect_url(request_xml())
+    query = url.split("?", 1)[1]
+    other = deflate_b64(request_xml(issuer="https://evil.example/"))
+    result, found = verify(query, (Anchor(SP.cert, "sp"),), __import__("conftest").NOW, "authn_request", other)
+    assert result is not None and result.status.value == "invalid" and result.attack
+    assert [f.code for f in found] == ["redirect_parameter_smuggling"]
+
+
+def test_unencoded_plus_in_signature_still_verifies() -> None:
+    url = redirect_url(request_xml())
+    base, query = url.split("?", 1)
+    parts = query.split("&")
+    parts = [p.replace("%2B", "+") if p.startswith("Signature=") else p for p in parts]
+    report = run(base + "?" + "&".join(parts), settings())
+    assert report.messages[0].signature.status.value == "valid"
