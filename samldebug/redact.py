@@ -23,14 +23,32 @@ _EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 REMOVED = "[removed: signature value not stored]"
 
 
-def strip_signature_values(xml: str) -> str:
-    """The XML without any SignatureValue content (re-serialised; the stored copy is for reading only)."""
+CIPHER_REMOVED = "[removed: ciphertext not stored]"
+_XENC = "http://www.w3.org/2001/04/xmlenc#"
+
+
+def strip_signature_values(xml: str, table: dict[str, str] | None = None, level: str = "none") -> str:
+    """The XML as it may be stored: every SignatureValue and every ciphertext (an EncryptedAssertion still
+    decrypts with the SP's key and carries a signed assertion) removed, so it can never be replayed; with a
+    redaction table, the sensitive values masked in the parsed text, where XML escaping cannot hide them."""
     try:
         root = xmlsafe.parse(xml.encode("utf-8"), Limits(max_xml_bytes=max(len(xml) * 4, 1024)))
     except Exception:  # noqa: BLE001 - unparseable text: keep nothing rather than risk keeping a signature
         return "[XML not stored: it could not be parsed to remove its signature values]"
     for el in root.iter(f"{{{DS}}}SignatureValue"):
         el.text = REMOVED
+    for el in root.iter(f"{{{_XENC}}}CipherValue"):
+        el.text = CIPHER_REMOVED
+    if table:
+        for el in root.iter():
+            if isinstance(el.tag, str):
+                el.text = _mask(el.text, table, level) if el.text else el.text
+                for name, value in el.attrib.items():
+                    el.set(name, _mask(value, table, level))
+            if el.tail:
+                el.tail = _mask(el.tail, table, level)
+            if isinstance(el, etree._Comment) and el.text:
+                el.text = _mask(el.text, table, level)
     return etree.tostring(root, encoding="unicode")
 
 
@@ -71,11 +89,11 @@ def _mask(value: Any, table: dict[str, str], level: str) -> Any:
     return value
 
 
-def _strip_message(m: dict[str, Any]) -> dict[str, Any]:
-    out = dict(m, xml=strip_signature_values(m.get("xml", "")))
+def _strip_message(m: dict[str, Any], table: dict[str, str], level: str) -> dict[str, Any]:
+    out = dict(m, xml=strip_signature_values(m.get("xml", ""), table, level))
     extra = dict(out.get("extra") or {})
     if extra.get("decrypted_xml"):  # the decrypted assertion is a signed document of its own
-        extra["decrypted_xml"] = strip_signature_values(str(extra["decrypted_xml"]))
+        extra["decrypted_xml"] = strip_signature_values(str(extra["decrypted_xml"]), table, level)
     out["extra"] = extra
     return out
 
@@ -85,9 +103,9 @@ def redact(doc: dict[str, Any], level: str) -> dict[str, Any]:
     if level not in LEVELS:
         raise ValueError(f"redaction level must be one of {', '.join(LEVELS)}")
     out = dict(doc)
-    out["messages"] = [_strip_message(m) for m in doc.get("messages", [])]
+    table = {v: f"[redacted-{i + 1}]" for i, v in enumerate(_values(doc, level))} if level != "none" else {}
+    out["messages"] = [_strip_message(m, table, level) for m in doc.get("messages", [])]
     if level != "none":
-        table = {v: f"[redacted-{i + 1}]" for i, v in enumerate(_values(doc, level))}
         out = _mask(out, table, level)
     out["redaction"] = level
     return out

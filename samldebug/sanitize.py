@@ -207,7 +207,16 @@ class _Sanitizer:
                     sv.remove(child)
                 sv.text = ""
                 n += 1
-        if not n:
+        # The ciphertext of an EncryptedAssertion still decrypts with the SP's key to a signed assertion: a
+        # replayable copy. Its algorithms and key identity stay; the ciphertext goes.
+        ciphers = 0
+        for cv in root.iter("{http://www.w3.org/2001/04/xmlenc#}CipherValue"):
+            if (cv.text or "").strip():
+                cv.text = ""
+                ciphers += 1
+        if ciphers:
+            self.count("ciphertexts", ciphers)
+        if not n and not ciphers:
             return xml, False
         self.count("signature_values", n)
         # lxml writes back what it parsed (prefixes, namespace declarations, attribute order, whitespace), so the

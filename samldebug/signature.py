@@ -328,26 +328,38 @@ def verify(
     if kind == "response":
         direct = [a for a in assertions if a.getparent() is root]
         misplaced = [a for a in assertions if a.getparent() is not root]
-        encrypted_direct = [e for e in encrypted_all if e.getparent() is root]
-        if misplaced and sig_els:
+        # A signature may hide inside ciphertext: with an EncryptedAssertion present, extra or misplaced
+        # assertions are as suspicious as with a visible signature.
+        suspicious = bool(sig_els or encrypted_all)
+        if misplaced and suspicious:
             for a in misplaced:
                 xsw(
                     "An Assertion is hidden inside another element: a reader and the verifier may see different ones",
                     actual=f"Assertion ID={a.get('ID')!r} at {xpath_of(a)}",
                     where=xpath_of(a),
                 )
-        if len(direct) + len(encrypted_direct) > 1:
-            if sig_els:
+        for e in encrypted_all:
+            if e.getparent() is not root:
                 xsw(
-                    f"The Response carries {len(direct) + len(encrypted_direct)} assertions; exactly one is allowed",
-                    actual=", ".join(f"ID={a.get('ID')!r}" for a in direct),
+                    "An EncryptedAssertion is hidden inside another element",
+                    actual=xpath_of(e),
+                    where=xpath_of(e),
+                )
+        total = len(direct) + len(encrypted_all)
+        if total > 1:
+            if suspicious:
+                xsw(
+                    f"The Response carries {total} assertions (clear and encrypted); exactly one is allowed",
+                    actual=", ".join(
+                        [f"ID={a.get('ID')!r}" for a in direct] + ["EncryptedAssertion"] * len(encrypted_all)
+                    ),
                 )
             else:
                 out.append(
                     finding(
                         "multiple_assertions",
                         expected="one Assertion",
-                        actual=f"{len(direct) + len(encrypted_direct)} assertions",
+                        actual=f"{total} assertions",
                     )
                 )
         if len(direct) == 1:
@@ -357,6 +369,8 @@ def verify(
 
     if not sig_els:
         status = SignatureStatus.UNVERIFIED if encrypted else SignatureStatus.UNSIGNED
+        if attack:
+            status = SignatureStatus.INVALID
         return Verification(SignatureResult(status, (), None, None, (), attack, anchor_infos), out, None)
     if len(sig_els) > limits.max_signatures:
         out.append(

@@ -4,6 +4,7 @@ every supported algorithm round-trip, and every failure says precisely why witho
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import os
 import re
@@ -846,3 +847,69 @@ def test_not_an_assertion_under_pkcs1_v15_is_not_blamed_on_the_key() -> None:
         decrypt_assertion(encrypt(plain, Enc("aes256-gcm", "rsa-1_5")), [sp().key], LIMITS)
     assert err.value.finding.code == "decrypt_not_assertion"
     assert "wrong private key" not in (err.value.finding.actual or "")
+
+
+# --- review findings: a clear assertion beside an encrypted one; ciphertext in stored reports ---------------
+
+
+def _response_with(*children: etree._Element) -> bytes:
+    from factory import build_response
+
+    response = build_response(ResponseSpec(with_assertion=False))
+    for child in children:
+        response.append(child)
+    return etree.tostring(response)
+
+
+def _signed_assertion() -> bytes:
+    from factory import sign
+
+    return etree.tostring(sign(build_assertion(ResponseSpec()), "assertion"))
+
+
+def test_clear_assertion_beside_an_encrypted_signed_one_is_an_attack() -> None:
+    from conftest import entra_settings, run
+
+    evil = build_assertion(ResponseSpec(name_id="mallory@evil.example"))
+    ea = encrypt(_signed_assertion())
+    data = _response_with(evil, ea)
+    settings = dataclasses.replace(entra_settings(), decryption_keys=(sp().key,))
+    report = run(data, settings)
+    msg = report.messages[0]
+    assert "xsw" in {f.code for f in report.findings}
+    assert msg.signature.status.value == "invalid" and msg.trusted is None
+    report = run(data, entra_settings())  # without the key: still an attack
+    assert report.messages[0].signature.status.value == "invalid"
+
+
+def test_two_encrypted_assertions_are_an_attack() -> None:
+    from conftest import entra_settings, run
+
+    data = _response_with(encrypt(_signed_assertion()), encrypt(_signed_assertion()))
+    report = run(data, dataclasses.replace(entra_settings(), decryption_keys=(sp().key,)))
+    assert "xsw" in {f.code for f in report.findings}
+    assert report.messages[0].trusted is None
+
+
+def test_stored_reports_and_sanitized_captures_drop_the_ciphertext() -> None:
+    from samldebug.redact import strip_signature_values
+
+    ea = encrypt(_signed_assertion())
+    xml = _response_with(ea).decode()
+    cipher_values = [el.text for el in ea.iter(f"{{{XENC}}}CipherValue")]
+    stored = strip_signature_values(xml)
+    for value in cipher_values:
+        assert value and value not in stored
+    assert "EncryptionMethod" in stored  # the algorithms stay diagnosable
+
+
+def test_sanitize_drops_ciphertext_too() -> None:
+    from samldebug.sanitize import _Sanitizer
+
+    ea = encrypt(_signed_assertion())
+    xml = _response_with(ea)
+    values = [el.text for el in ea.iter(f"{{{XENC}}}CipherValue")]
+    out, changed = _Sanitizer(LIMITS).blank(xml)
+    assert changed and out is not None
+    for value in values:
+        assert value and value.encode() not in out

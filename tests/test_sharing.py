@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from datetime import timedelta
@@ -254,3 +255,18 @@ def test_metadata_cached_in_the_database_bridges_an_outage(tmp_path: Path, datab
     cached = next(f for f in second["findings"] if f["code"] == "metadata_cached")
     assert "2 hours" in cached["title"]
     app.extensions["samldebug.store"].dispose()
+
+
+def test_redaction_reaches_xml_escaped_values() -> None:
+    from conftest import run
+
+    from samldebug.report import to_json
+
+    spec = ResponseSpec(
+        name_id="o'brien&sons@contoso.example",
+        attributes={"http://schemas.microsoft.com/ws/2008/06/identity/claims/groups": ["R&D <Secret> Team"]},
+    )
+    doc = to_json(run(signed_response(spec=spec)))
+    out = json.dumps(redact.redact(doc, "identity"))
+    for value in ("R&D", "R&amp;D", "Secret", "o'brien", "brien&amp;sons", "brien&sons"):
+        assert value not in out, value
