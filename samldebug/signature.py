@@ -28,6 +28,7 @@ from typing import Any, cast
 import cryptography.exceptions
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from lxml import etree
 from signxml import SignatureConfiguration, XMLVerifier  # type: ignore[attr-defined]
 from signxml.algorithms import DigestAlgorithm, SignatureMethod
@@ -164,6 +165,19 @@ def _load_embedded(text: str) -> tuple[x509.Certificate | None, str | None]:
         return found[0], None
     except (ValueError, certs.CertError) as e:
         return None, f"the certificate in KeyInfo does not parse ({e})"
+
+
+def _key_fits(cert: x509.Certificate, method: str | None) -> bool:
+    """An RSA signature cannot be verified with an EC key (and vice versa): such an anchor is skipped, never
+    reported as a key trick."""
+    key = cert.public_key()
+    if method is None:
+        return True
+    if "ecdsa" in method:
+        return isinstance(key, ec.EllipticCurvePublicKey)
+    if "rsa" in method:
+        return isinstance(key, rsa.RSAPublicKey)
+    return True
 
 
 def _same_cert(a: x509.Certificate, b: x509.Certificate) -> bool:
@@ -515,7 +529,8 @@ def verify(
             continue
         if anchors:
             ordered = sorted(
-                anchors, key=lambda a: 0 if s.embedded is not None and _same_cert(a.cert, s.embedded) else 1
+                (a for a in anchors if _key_fits(a.cert, s.method)),
+                key=lambda a: 0 if s.embedded is not None and _same_cert(a.cert, s.embedded) else 1,
             )
             for anchor in ordered:
                 if time.monotonic() > deadline:
@@ -523,6 +538,8 @@ def verify(
                     s.outcome, s.error = "malformed", "cut off: time budget exceeded"
                     break
                 outcome, error, signed = _attempt(xml, s, anchor.cert, now)
+                if outcome == "keyvalue" and not s.has_key_value:
+                    outcome = "value"  # a key-type complaint without a KeyValue in the message: not this key
                 if outcome == "value":
                     continue  # not this key; try the next anchor (rollover lists several)
                 s.outcome, s.error, s.signed_xml = outcome, error, signed

@@ -226,3 +226,24 @@ def test_keyvalue_contradicting_anchor_is_reported() -> None:
     report = run(to_bytes(signed))
     assert status(report) == "invalid"
     assert "keyinfo_key_mismatch" in codes(report)
+
+
+def test_anchor_of_another_key_type_is_skipped_not_an_attack() -> None:
+    """Review finding: an EC anchor listed before the RSA one must not turn a valid signature into an attack."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ec anchor")])
+    ec_cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+               .serial_number(1).not_valid_before(idp_key().cert.not_valid_before_utc)
+               .not_valid_after(idp_key().cert.not_valid_after_utc).sign(key, hashes.SHA256()))
+    signed = sign(build_response(), "assertion")
+    for kinfo in signed.iter(f"{{{DS}}}KeyInfo"):  # no certificate in the message to order the anchors by
+        kinfo.getparent().remove(kinfo)
+    settings = entra_settings(anchors=(Anchor(ec_cert, "ec"), Anchor(idp_key().cert, "rsa")))
+    report = run(to_bytes(signed), settings)
+    assert status(report) == "valid" and not report.messages[0].signature.attack
+    assert report.messages[0].signature.key.source == "rsa"
