@@ -14,6 +14,7 @@ from the subtree signxml returns as signed (comments excised by c14n).
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import re
 import threading
@@ -701,11 +702,19 @@ def verify(
         widest = next((s for s in verified if s.uri == "" or s.el.getparent() is root), verified[0])
         assert widest.signed_xml is not None
         parent = widest.el.getparent()
-        covers = xpath_of(root if (widest.uri == "" or parent is root or parent is None) else parent)
+        whole = widest.uri == "" or parent is root or parent is None
+        covers = xpath_of(parent if not whole and parent is not None else root)
         trusted = read(widest.signed_xml)
+        if not whole and kind != "assertion":
+            # Only the Assertion is signed: the Response's own ID, IssueInstant and Issuer are not (read() fills
+            # issuer from the Assertion when it reads an Assertion on its own).
+            trusted = dataclasses.replace(trusted, id=None, issue_instant=None, issuer=None)
 
     order = {"response": 0, "assertion": 1}
-    signed_elements = tuple(sorted({s.on for s in verified}, key=lambda k: order.get(k, 2)))
+    covered = {s.on for s in verified}
+    if any(s.uri == "" for s in verified):
+        covered.add(kind)  # a Reference URI="" signs the whole document, wherever the Signature sits
+    signed_elements = tuple(sorted(covered, key=lambda k: order.get(k, 2)))
     infos = tuple(
         SignatureInfo(
             where=s.where,

@@ -237,9 +237,16 @@ def test_anchor_of_another_key_type_is_skipped_not_an_attack() -> None:
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ec anchor")])
-    ec_cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-               .serial_number(1).not_valid_before(idp_key().cert.not_valid_before_utc)
-               .not_valid_after(idp_key().cert.not_valid_after_utc).sign(key, hashes.SHA256()))
+    ec_cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(idp_key().cert.not_valid_before_utc)
+        .not_valid_after(idp_key().cert.not_valid_after_utc)
+        .sign(key, hashes.SHA256())
+    )
     signed = sign(build_response(), "assertion")
     for kinfo in signed.iter(f"{{{DS}}}KeyInfo"):  # no certificate in the message to order the anchors by
         kinfo.getparent().remove(kinfo)
@@ -247,3 +254,22 @@ def test_anchor_of_another_key_type_is_skipped_not_an_attack() -> None:
     report = run(to_bytes(signed), settings)
     assert status(report) == "valid" and not report.messages[0].signature.attack
     assert report.messages[0].signature.key.source == "rsa"
+
+
+def test_assertion_only_signature_does_not_sign_the_response_issuer() -> None:
+    report = run(signed_response("assertion"))
+    msg = report.messages[0]
+    assert msg.trusted.issuer is None and msg.trusted.assertion_issuer
+    assert msg.unverified.issuer  # shown, but as unverified
+
+
+def test_whole_document_reference_counts_as_response_signed() -> None:
+    from conftest import CORPUS
+    from test_corpus import NOW, _settings_for
+
+    settings, _ = _settings_for("peers/python3-saml/idp_cert_fingerprint_657302a5.pem")
+    data = (CORPUS / "peers/python3-saml/response_without_assertion_reference_uri.xml.base64").read_bytes()
+    msg = run(data, settings, NOW).messages[0]
+    assert msg.signature.status.value == "valid"
+    assert msg.signature.signed_elements == ("response", "assertion")
+    assert msg.trusted.destination  # the whole Response is covered

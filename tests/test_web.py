@@ -342,3 +342,50 @@ def test_disallowed_metadata_host_is_refused_clearly(client) -> None:  # type: i
     r = post_form(client, "/analyze", {"input": b64(signed_response()), "metadata_url": "https://evil.example/md"})
     html = r.get_data(as_text=True)
     assert r.status_code == 200 and "fetch_host_not_allowed" in html
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"share": "1", "expires_in": [1]},
+        {"share": "1", "expires_in": {}},
+        {"share": "1", "expires_in": "Infinity"},
+        {"share": "1", "expires_in": "1e400"},
+        {"share": "1", "redact": ["none"]},
+        {"share": "1", "title": {"x": 1}},
+        {"required_claims": [1]},
+        {"skew": [1]},
+        {"now": ["2026"]},
+    ],
+)
+def test_hostile_api_fields_are_400_not_500(client, body) -> None:  # type: ignore[no-untyped-def]
+    r = client.post("/api/v1/analyze", json={"input": b64(signed_response()), **body})
+    assert r.status_code in (200, 400), (body, r.status_code)
+    assert r.get_json()
+
+
+def test_rate_limiting_disabled_does_not_break_routes(tmp_path: Path) -> None:
+    app = make_app(tmp_path, RATELIMIT_ENABLED=False)
+    import gc
+
+    gc.collect()
+    assert app.test_client().post("/api/v1/analyze", json={"input": "PHg+"}).status_code == 200
+
+
+def test_share_keeps_the_evaluation_time_the_user_saw(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from factory import T0
+
+    now = {"t": T0 + timedelta(minutes=1)}
+    app = make_app(tmp_path, CLOCK=lambda: now["t"])
+    client = app.test_client()
+    data = {"input": b64(signed_response()), "metadata": metadata().decode()}
+    assert "expired" not in post_form(client, "/analyze", data).get_data(as_text=True)
+    now["t"] = T0 + timedelta(hours=3)  # the user shares three hours later
+    r = post_form(client, "/share", {**data, "share_now": "2026-03-01T12:01:00Z", "redact": "none"})
+    link = re.search(r'id="permalink" readonly value="([^"]+)"', r.get_data(as_text=True)).group(1)
+    doc = client.get(link.replace("http://localhost", "") + ".json").get_json()
+    assert doc["now"] == "2026-03-01T12:01:00Z"
+    assert "expired" not in {f["code"] for f in doc["findings"]}
+    app.extensions["samldebug.store"].dispose()

@@ -137,11 +137,16 @@ def parse(clock: datetime, *, sharing: bool = False, input_field: str = "input")
     if not 0 <= skew <= 86400:
         raise FormError("'skew' must be between 0 and 86400 seconds.")
     now_text = str(fields.get("now", "") or "").strip()
-    found_now = parse_now(now_text) if now_text else None
     if sharing and not now_text:
         now_text = str(fields.get("share_now", "") or "").strip()
+    found_now = parse_now(now_text) if now_text else None
     claims_raw = fields.get("required_claims", "")
-    claims = claims_raw if isinstance(claims_raw, list) else str(claims_raw).replace(",", "\n").splitlines()
+    if isinstance(claims_raw, list):
+        if not all(isinstance(c, str) for c in claims_raw):
+            raise FormError("'required_claims' must be a list of claim names (strings).")
+        claims = claims_raw
+    else:
+        claims = str(claims_raw).replace(",", "\n").splitlines()
     now = found_now or clock
     found = trust.collect(docs, cert_docs, limits, now)
     settings = Settings(

@@ -23,6 +23,7 @@ def init_app(app: Flask) -> None:
         storage_uri=app.config.get("RATELIMIT_STORAGE_URI", "memory://"),
         headers_enabled=True,
     )
+    app.extensions["samldebug.limiter"] = limiter  # the decorators hold it weakly: keep it alive
     analyze = limiter.shared_limit(config.rate_limit_analyze, scope="analyze")
     share = limiter.shared_limit(config.rate_limit_share, scope="share")
     for endpoint in ("ui.analyze_page", "ui.analyze_json", "ui.analyze_xml", "api.api_analyze"):

@@ -72,6 +72,7 @@ def _summary(m: Message) -> list[Row]:
 
     spec = [
         ("Issuer", "issuer"),
+        ("Assertion Issuer", "assertion_issuer"),
         ("NameID", "name_id"),
         ("NameID format", "name_id_format"),
         ("Audience", "audiences"),

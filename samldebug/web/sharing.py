@@ -33,14 +33,16 @@ def store() -> Store:
     return existing
 
 
-def parse_expiry(value: str | None) -> int:
-    if not value:
+def parse_expiry(value: object) -> int:
+    if value is None or value == "":
         return min(DEFAULT_EXPIRY, config().share_max_expiry)
-    seconds = EXPIRY_CHOICES.get(value)
+    if not isinstance(value, (str, int)) or isinstance(value, bool):
+        raise forms.FormError(f"'expires_in' must be one of {', '.join(EXPIRY_CHOICES)} or a number of seconds")
+    seconds = EXPIRY_CHOICES.get(value) if isinstance(value, str) else None
     if seconds is None:
         try:
             seconds = int(value)
-        except ValueError:
+        except (ValueError, OverflowError):
             raise forms.FormError(f"'expires_in' must be one of {', '.join(EXPIRY_CHOICES)} or seconds") from None
     if seconds <= 0:
         raise forms.FormError("'expires_in' must be positive")
@@ -48,10 +50,13 @@ def parse_expiry(value: str | None) -> int:
 
 
 def share_report(doc: dict[str, Any], fields: dict[str, Any]) -> tuple[Created, dict[str, str]]:
-    level = str(fields.get("redact") or "identity")
+    level = fields.get("redact") or "identity"
+    if not isinstance(level, str):
+        raise forms.FormError(f"'redact' must be one of {', '.join(redact.LEVELS)}")
     if level not in redact.LEVELS:
         raise forms.FormError(f"'redact' must be one of {', '.join(redact.LEVELS)}")
-    title = str(fields.get("title") or "")[:200]
+    raw_title = fields.get("title") or ""
+    title = raw_title[:200] if isinstance(raw_title, str) else ""
     payload = json.dumps({"report": redact.redact(doc, level), "title": title}).encode()
     now = clock()
     created = store().create(
