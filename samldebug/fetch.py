@@ -403,26 +403,23 @@ class _Watchdog:
 
 # urllib3 creates its sockets in HTTPConnection._new_conn (stable from 1.x to 2.x); these subclasses hand each
 # new socket to the fetch's watchdog. The pools pass `watchdog` through their connection keyword arguments.
-class _GuardedHTTPConnection(HTTPConnection):
+class _Guarded:
     def __init__(self, *args: Any, watchdog: _Watchdog, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._watchdog = watchdog
 
     def _new_conn(self) -> socket.socket:
-        sock = super()._new_conn()
+        sock: socket.socket = super()._new_conn()  # type: ignore[misc]
         self._watchdog.register(sock)
         return sock
 
 
-class _GuardedHTTPSConnection(HTTPSConnection):
-    def __init__(self, *args: Any, watchdog: _Watchdog, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._watchdog = watchdog
+class _GuardedHTTPConnection(_Guarded, HTTPConnection):
+    pass
 
-    def _new_conn(self) -> socket.socket:
-        sock = super()._new_conn()
-        self._watchdog.register(sock)
-        return sock
+
+class _GuardedHTTPSConnection(_Guarded, HTTPSConnection):
+    pass
 
 
 class _HTTPPool(urllib3.HTTPConnectionPool):
