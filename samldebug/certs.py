@@ -62,8 +62,8 @@ def load_certs(data: bytes | str) -> list[x509.Certificate]:
         return _der_to_certs(stripped)
     try:
         der = base64.b64decode(_WS.sub(b"", stripped), validate=True)
-    except (ValueError, binascii.Error):
-        raise CertError("no certificate found (expected PEM, DER or base64)") from None
+    except (ValueError, binascii.Error) as e:
+        raise CertError(f"no certificate found (expected PEM, DER or base64: {e})") from None
     if not der:
         raise CertError("no certificate found (empty)")
     return _der_to_certs(der)

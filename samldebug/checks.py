@@ -60,6 +60,20 @@ def parse_time(value: str | None) -> datetime | None:
     return dt.astimezone(UTC)
 
 
+def parse_instant(text: str) -> datetime | None:
+    """A user-given instant (--now, the form's "evaluate at"): xs:dateTime, or ISO 8601 without a zone, which
+    is taken as UTC (a datetime-local field). None when it is neither."""
+    parsed = parse_time(text)
+    if parsed is None:
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            return None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
 def duration(delta: timedelta) -> str:
     seconds = int(abs(delta.total_seconds()))
     days, rest = divmod(seconds, 86400)

@@ -35,17 +35,12 @@ class ExitCode(IntEnum):
 def parse_now(value: str | None) -> datetime:
     if value is None:
         return datetime.now(UTC)
-    from .checks import parse_time
+    from .checks import parse_instant
 
-    parsed = parse_time(value)
+    parsed = parse_instant(value)
     if parsed is None:
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            raise click.BadParameter(f"{value!r} is not an ISO 8601 time (e.g. 2026-01-31T12:00:00Z)") from None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 time (e.g. 2026-01-31T12:00:00Z)")
+    return parsed
 
 
 def read_bounded(stream: BinaryIO, cap: int) -> bytes:

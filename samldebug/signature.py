@@ -13,7 +13,6 @@ from the subtree signxml returns as signed (comments excised by c14n).
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import hashlib
 import re
@@ -159,12 +158,8 @@ def _embedded_cert(sig: etree._Element) -> tuple[x509.Certificate | None, str | 
 def _load_embedded(text: str) -> tuple[x509.Certificate | None, str | None]:
     """Parsed once per distinct certificate (an IdP sends the same one in every message)."""
     try:
-        der = base64.b64decode(text)
-        found = (
-            certs.load_certs(der) if der.lstrip().startswith(b"-----BEGIN") else [x509.load_der_x509_certificate(der)]
-        )
-        return found[0], None
-    except (ValueError, certs.CertError) as e:
+        return certs.load_certs(text)[0], None  # base64 of DER, or ADFS's base64 of a PEM text
+    except certs.CertError as e:
         return None, f"the certificate in KeyInfo does not parse ({e})"
 
 

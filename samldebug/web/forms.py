@@ -10,7 +10,7 @@ expires_in, redact, title (read by sharing.py).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from flask import current_app, request
@@ -18,7 +18,7 @@ from werkzeug.datastructures import FileStorage
 
 from .. import decrypt, fetch, profiles, trust
 from ..certs import Anchor, CertError, load_certs
-from ..checks import parse_time
+from ..checks import parse_instant
 from ..config import AppConfig, Limits, Settings
 from ..model import AnalysisStop, Finding
 
@@ -64,15 +64,10 @@ def _text(fields: dict[str, Any], name: str) -> str:
 
 
 def parse_now(text: str) -> datetime:
-    parsed = parse_time(text)
+    parsed = parse_instant(text)
     if parsed is None:
-        try:
-            parsed = datetime.fromisoformat(text)  # the form's datetime-local (no zone: taken as UTC)
-        except ValueError:
-            raise FormError(f"'now' must be an ISO 8601 time such as 2026-01-31T12:00:00Z, not {text!r}.") from None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+        raise FormError(f"'now' must be an ISO 8601 time such as 2026-01-31T12:00:00Z, not {text!r}.")
+    return parsed
 
 
 def parse(clock: datetime, *, sharing: bool = False, input_field: str = "input") -> Analysis:
