@@ -68,6 +68,7 @@ def build(
     values = (response.trusted or response.unverified) if response else None
     rows: list[ChecklistRow] = []
     unverified = response is not None and response.trusted is None
+    issued = bool(values is not None and values.name_id and "idp_error_status" not in codes)  # a sign-in happened
 
     # -- Basic SAML Configuration --------------------------------------------------------------------------
     seen_id = (values.audiences[0] if values and values.audiences else None) or (
@@ -195,7 +196,7 @@ def build(
                 "Assign the user, or a group they are in, to the app.",
             )
         )
-    elif response is not None and values is not None and values.name_id and "idp_error_status" not in codes:
+    elif issued:
         rows.append(_row(USERS, "The user may use the app", "ok", "Entra issued an assertion", "assigned", USERS))
     else:
         rows.append(_row(USERS, "The user may use the app", "unknown", None, "assigned", USERS))
@@ -275,7 +276,7 @@ def build(
                 "(embedded web views cannot always do interactive MFA).",
             )
         )
-    elif response is not None and values is not None and values.name_id and "idp_error_status" not in codes:
+    elif issued:
         rows.append(_row(CA, "Sign-in meets the policies", "ok", "an assertion was issued", None, "Conditional Access"))
     else:
         rows.append(_row(CA, "Sign-in meets the policies", "unknown", None, None, "Conditional Access"))

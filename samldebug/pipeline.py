@@ -127,7 +127,7 @@ def analyze_xml(
     decrypt_findings: list[Finding] = []
     encrypted_el = root.find("saml:EncryptedAssertion", saml.NS) if kind == "response" else None
     if encrypted_el is not None:
-        outcome = _decrypt(root, encrypted_el, verification, anchors, settings, now)
+        outcome = _decrypt(root, encrypted_el, verification, unverified, anchors, settings, now)
         verification, unverified, check_root, extra, decrypt_findings = outcome
     values = _merge(unverified, verification.trusted)
     ctx = checks.Context(
@@ -161,6 +161,7 @@ def _decrypt(
     root: etree._Element,
     encrypted_el: etree._Element,
     outer: signature.Verification,
+    unverified: Values,
     anchors: tuple[Anchor, ...],
     settings: Settings,
     now: datetime,
@@ -171,7 +172,6 @@ def _decrypt(
     info = decrypt.describe(encrypted_el)
     extra: dict[str, object] = {"encryption": dataclasses.asdict(info)}
     notes = decrypt.decryption_findings(info)
-    unverified = saml.read(root)
     if not settings.decryption_keys:
         return outer, unverified, root, extra, notes
     try:
