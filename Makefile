@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test lint typecheck pytest bench fuzz clean venv system-deps
+.PHONY: run test lint typecheck pytest bench fuzz clean venv system-deps golden
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
@@ -47,6 +47,11 @@ pytest: venv
 	$(BIN)/python -m pytest
 
 test: venv system-deps lint typecheck pytest
+
+# Golden reports (tests/golden): rewrite the expected JSON from the current code and review the diff.
+# ARGS=--fixtures also rebuilds the factory-made fixtures (new keys and IDs).
+golden: venv
+	PYTHONPATH=tests $(BIN)/python -m golden.regen $(ARGS)
 
 bench: venv
 	$(BIN)/python benchmarks/bench_analyze.py --write
