@@ -12,10 +12,12 @@ import mmap
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from . import checks, explain, har
+from . import explain, har
+from .analysis import analyze_xml
 from .catalog import finding
 from .config import Settings
 from .decode import decode
+from .instants import iso, parse_time
 from .model import AnalysisStop, EntraError, Finding, Flow, Message, Severity, TimelineEntry
 
 SEVERITY_ORDER = {"error": 2, "warning": 1, "info": 0}
@@ -40,8 +42,6 @@ def analyze_capture(
     data: bytes | memoryview | mmap.mmap, settings: Settings, now: datetime, entry: int | None = None
 ) -> CaptureResult:
     """Raises AnalysisStop for a capture that cannot be read at all (not HAR, truncated, too large)."""
-    from .pipeline import analyze_xml  # pipeline imports this module for captures
-
     capture = har.read_capture(data, settings.limits, max_capture_bytes=settings.limits.max_capture_bytes)
     out = CaptureResult()
     out.info = {
@@ -66,7 +66,7 @@ def analyze_capture(
         out.findings.append(finding("capture_no_saml", actual=f"{capture.total_entries} entries, none SAML"))
     if capture.format == "saml-tracer":
         out.findings.append(
-            finding("capture_time_unknown", actual=f"time checks used {checks.iso(now)}", where="SAML-tracer export")
+            finding("capture_time_unknown", actual=f"time checks used {iso(now)}", where="SAML-tracer export")
         )
     seen: dict[tuple[str, str], int] = {}
     for e in entries:
@@ -139,7 +139,7 @@ def analyze_capture(
 def _timeline(e: har.CaptureEntry, kind: str, message: int | None, worst: str | None) -> TimelineEntry:
     return TimelineEntry(
         entry=e.index,
-        time=checks.iso(e.started) if e.started else None,
+        time=iso(e.started) if e.started else None,
         method=e.method,
         host=e.host,
         # Scheme, host and path only: query strings can carry OAuth codes and tokens, and the SAML parameters
@@ -157,13 +157,13 @@ def _timeline(e: har.CaptureEntry, kind: str, message: int | None, worst: str | 
 def _expired_since(message: Message, captured: datetime, now: datetime) -> list[Finding]:
     """Valid when captured, expired now: say both (support engineers test old captures every day)."""
     values = message.trusted or message.unverified
-    end = checks.parse_time(values.not_on_or_after)
+    end = parse_time(values.not_on_or_after)
     if end is None or not (captured < end <= now):
         return []
     return [
         finding(
             "valid_when_captured",
-            actual=f"captured {checks.iso(captured)}, NotOnOrAfter {checks.iso(end)}, now {checks.iso(now)}",
+            actual=f"captured {iso(captured)}, NotOnOrAfter {iso(end)}, now {iso(now)}",
             where=message.source,
         )
     ]

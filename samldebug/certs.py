@@ -17,6 +17,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
 
+from .instants import iso as iso  # TODO(TRUST signature split): signature.py reads certs.iso; use instants.iso
 from .model import CertInfo
 
 _PEM_RE = re.compile(rb"-----BEGIN CERTIFICATE-----(.+?)-----END CERTIFICATE-----", re.S)
@@ -84,10 +85,6 @@ def key_description(cert: x509.Certificate) -> tuple[str, int | None]:
 
 def thumbprint(cert: x509.Certificate, algorithm: hashes.HashAlgorithm) -> str:
     return cert.fingerprint(algorithm).hex().upper()
-
-
-def iso(dt: datetime) -> str:
-    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @lru_cache(maxsize=512)

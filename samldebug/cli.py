@@ -35,7 +35,7 @@ class ExitCode(IntEnum):
 def parse_now(value: str | None) -> datetime:
     if value is None:
         return datetime.now(UTC)
-    from .checks import parse_instant
+    from .instants import parse_instant
 
     parsed = parse_instant(value)
     if parsed is None:
@@ -108,11 +108,11 @@ def build_settings(
     profile: profiles.Profile | None = None,
     sp_cert: tuple[str, ...] = (),
 ) -> tuple[Settings, tuple[Finding, ...]]:
-    sources: list[trust.MetadataSource] = []
+    sources: list[fetch.MetadataSource] = []
     files: list[tuple[bytes, str, str | None]] = []
     for src in metadata:
         if src.startswith(("http://", "https://")):
-            sources.append(trust.MetadataSource(src, f"metadata {src}"))
+            sources.append(fetch.MetadataSource(src, f"metadata {src}"))
         else:
             files.append((_read(src, "--metadata"), f"metadata {Path(src).name}", None))
     notes: list[Finding] = []
@@ -121,14 +121,14 @@ def build_settings(
             url = fetch.entra_metadata_url(tenant, app_id, cloud)
         except AnalysisStop as stop:
             raise click.BadParameter(stop.finding.title, param_hint="--tenant/--app-id") from None
-        sources.append(trust.MetadataSource(url, f"Entra metadata ({tenant}{', app ' + app_id if app_id else ''})"))
+        sources.append(fetch.MetadataSource(url, f"Entra metadata ({tenant}{', app ' + app_id if app_id else ''})"))
     if profile is not None and profile.metadata and not metadata and not tenant:
         if profile.metadata.startswith(("http://", "https://")):
-            sources.append(trust.MetadataSource(profile.metadata, f"profile {profile.name} metadata"))
+            sources.append(fetch.MetadataSource(profile.metadata, f"profile {profile.name} metadata"))
         else:
             files.append((_read(profile.metadata, "--profile"), f"profile {profile.name} metadata", None))
     if sources:
-        fetched, fetch_notes = trust.fetch_all(
+        fetched, fetch_notes = fetch.fetch_all(
             sources, fetch_policy(allow_hosts, dict(os.environ)), _CACHE, datetime.now(UTC)
         )
         files += fetched

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from . import catalog, transform
-from .checks import duration, parse_time
+from .instants import duration, parse_time
 from .model import Message, Report, SignatureResult, Values
 
 AUTHZ_CLAIMS = ("role", "roles", "groups", "wids", "groups.link", "memberof")

@@ -1,4 +1,4 @@
-"""Metadata from a URL, fetched safely; and what Entra metadata says about trust (issue 4).
+"""Metadata from a URL, fetched safely: the only module that opens sockets.
 
 This server fetches URLs on a user's behalf, so every fetch is fenced:
 
@@ -15,9 +15,8 @@ This server fetches URLs on a user's behalf, so every fetch is fenced:
 
 Findings about a fetch never quote the response body: only status, sizes, content types and URLs.
 
-The rest of the module reads a metadata document already parsed by `samldebug.xmlsafe.parse`: Entra-specific
-hints (`classify_metadata`), the certificate rollover picture (`rollover`) and the document's own signature
-(`verify_metadata_signature`). No function here reads the clock: callers pass `now`.
+What a fetched document means (Entra hints, rollover, its own signature) is metadata.py's job. `fetch_all`
+fetches every metadata URL a caller names (CLI, web form) and hands the documents to trust.collect.
 """
 
 from __future__ import annotations
@@ -33,14 +32,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
-from urllib.parse import parse_qsl, urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit
 
-import cryptography.exceptions
 import urllib3
-from cryptography import x509
-from lxml import etree
-from signxml import SignatureConfiguration, XMLVerifier  # type: ignore[attr-defined]
-from signxml.exceptions import InvalidDigest, InvalidInput, InvalidSignature
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.exceptions import (
     ConnectTimeoutError,
@@ -50,32 +44,12 @@ from urllib3.exceptions import (
 )
 from urllib3.exceptions import HTTPError as Urllib3Error
 
-from . import metadata as md
-from .catalog import finding
-from .certs import Anchor, CertError, iso, load_certs
-from .certs import info as cert_info
-from .checks import parse_time
+from .catalog import clip, finding
+from .config import MiB
 from .decode import strip_bom
-from .metadata import IdpInfo
-from .model import AnalysisStop, CertInfo, Finding, Severity
-from .saml import DS, MD
-from .signature import ALLOWED_TRANSFORMS, POLICY
-from .xmlsafe import make_parser
-
-MiB = 1024 * 1024
-
-# Entra login hosts by cloud (issue 4; shared/reference/entra-reference.md, "National clouds").
-CLOUDS = {
-    "global": "login.microsoftonline.com",
-    "usgov": "login.microsoftonline.us",
-    "china": "login.partner.microsoftonline.cn",
-}
-# Hosts recognised as Entra for the URL hints (login.windows.net and login.chinacloudapi.cn are older aliases
-# still found in SP configurations); fetching is governed by FetchPolicy.allowed_hosts alone.
-ENTRA_HOSTS = frozenset(CLOUDS.values()) | {"login.windows.net", "login.chinacloudapi.cn"}
-TENANT_INDEPENDENT = ("common", "organizations", "consumers")
-MICROSOFT_ONLINE = "urn:federation:MicrosoftOnline"
-EXPIRY_NOTICE_DAYS = (7, 30, 60)  # Entra e-mails its expiry notices at 60, 30 and 7 days
+from .entra import CLOUDS, GUID, TENANT_INDEPENDENT
+from .instants import iso
+from .model import AnalysisStop, Finding, Severity
 
 USER_AGENT = "samldebug-metadata-fetch/0.1"
 ACCEPT = "application/samlmetadata+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.1"
@@ -83,7 +57,6 @@ XML_TYPES = frozenset({"application/samlmetadata+xml", "application/xml", "text/
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 64 * 1024
 
-_GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 # A DNS name of two labels or more whose last label starts with a letter (so an IPv4 address is not one).
 _DNS_NAME = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _HOST_NAME = re.compile(
@@ -181,38 +154,32 @@ def entra_metadata_url(tenant: str, app_id: str | None, cloud: str = "global") -
     """The App Federation Metadata Url (tenant-wide metadata when `app_id` is None or empty).
 
     `tenant`: a GUID or a verified domain; "common" / "organizations" / "consumers" are accepted here and
-    reported by `classify_metadata`. Raises AnalysisStop(entra_id_invalid) for anything else.
+    reported by `metadata.classify`. Raises AnalysisStop(entra_id_invalid) for anything else.
     """
     host = CLOUDS.get(cloud)
     if host is None:
-        raise _invalid_id("Unknown Entra cloud", " | ".join(CLOUDS), _show(cloud, 40))
+        raise _invalid_id("Unknown Entra cloud", " | ".join(CLOUDS), clip(cloud, 40))
     t = tenant.strip().lower()
-    if not (_GUID.match(t) or _DNS_NAME.match(t) or t in TENANT_INDEPENDENT):
+    if not (GUID.match(t) or _DNS_NAME.match(t) or t in TENANT_INDEPENDENT):
         raise _invalid_id(
             "The tenant is neither a tenant ID (GUID) nor a domain name",
             "a Directory (tenant) ID such as 9188040d-6c67-4c5b-b112-36a304b66dad, or a verified domain",
-            _show(tenant, 80),
+            clip(tenant, 80),
         )
     url = f"https://{host}/{t}/federationmetadata/2007-06/federationmetadata.xml"
     if app_id and app_id.strip():
         a = app_id.strip().lower()
-        if not _GUID.match(a):
+        if not GUID.match(a):
             raise _invalid_id(
                 "The app ID is not a GUID",
                 "an Application (client) ID such as 00000000-0000-0000-0000-000000000000",
-                _show(app_id, 80),
+                clip(app_id, 80),
             )
         url += f"?appid={a}"
     return url
 
 
 # --- URL and address rules ------------------------------------------------------------------------------
-
-
-def _show(text: str, limit: int = 200) -> str:
-    """A URL or value fit for a finding: control characters replaced, length capped."""
-    clean = "".join(c if c.isprintable() else "?" for c in text)
-    return clean if len(clean) <= limit else clean[: limit - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -246,7 +213,7 @@ def _refused(hop: int, code: str, title: str, *, expected: str, actual: str, whe
 
 
 def _check_url(url: str, policy: FetchPolicy, hop: int, where: str) -> _Target:
-    shown = _show(url)
+    shown = clip(url)
     bad = "an https:// URL such as https://login.microsoftonline.com/<tenant>/federationmetadata/…"
     if _UNSAFE_URL_CHARS.search(url.strip()):
         raise _refused(
@@ -281,7 +248,7 @@ def _check_url(url: str, policy: FetchPolicy, hop: int, where: str) -> _Target:
             "fetch_bad_url",
             "The URL carries a user name or password",
             expected=bad,
-            actual=_show(f"{scheme}://…@{parts.hostname or ''}"),
+            actual=clip(f"{scheme}://…@{parts.hostname or ''}"),
             where=where,
         )
     host = (parts.hostname or "").rstrip(".")
@@ -494,7 +461,7 @@ def _lookup(run: _Run, target: _Target) -> list[str]:
                 "fetch_dns_failed",
                 f"The host name {target.host} does not resolve",
                 expected="an address for the host",
-                actual=_show(failed[0], 120) if failed else "no address",
+                actual=clip(failed[0], 120) if failed else "no address",
                 where=run.where,
             )
         )
@@ -513,7 +480,7 @@ def _addresses(run: _Run, target: _Target, hop: int) -> list[str]:
                 finding(
                     "fetch_dns_failed",
                     f"The host name {target.host} resolves to something that is not an IP address",
-                    actual=_show(a, 80),
+                    actual=clip(a, 80),
                     where=run.where,
                 )
             ) from None
@@ -570,7 +537,7 @@ def _network_failure(run: _Run, target: _Target, ip: str, e: Exception) -> Analy
         code, title = "fetch_tls_failed", f"The TLS connection to {target.host} could not be verified"
     else:
         code, title = "fetch_connect_failed", f"The connection to {target.host} broke"
-    return AnalysisStop(finding(code, title, actual=_show(f"{type(e).__name__}: {e}", 300), where=run.where))
+    return AnalysisStop(finding(code, title, actual=clip(f"{type(e).__name__}: {e}", 300), where=run.where))
 
 
 def _read_body(run: _Run, resp: urllib3.BaseHTTPResponse, target: _Target) -> bytes:
@@ -668,14 +635,14 @@ def _accept(run: _Run, answer: _Answer, target: _Target, now: datetime) -> Fetch
                 "fetch_http_error",
                 f"{target.host} answered HTTP {answer.status} {answer.reason}".rstrip(),
                 expected="HTTP 200 with the metadata document",
-                actual=f"HTTP {answer.status} {_show(answer.reason, 60)}; "
-                f"Content-Type {_show(answer.content_type, 80) or 'none'} ({hint})",
+                actual=f"HTTP {answer.status} {clip(answer.reason, 60)}; "
+                f"Content-Type {clip(answer.content_type, 80) or 'none'} ({hint})",
                 where=run.where,
             )
         )
     body = answer.body
     media = answer.content_type.split(";", 1)[0].strip().lower()
-    described = f"Content-Type {_show(answer.content_type, 80) or 'none'}, {len(body)} bytes"
+    described = f"Content-Type {clip(answer.content_type, 80) or 'none'}, {len(body)} bytes"
     if media in ("text/html", "application/xhtml+xml") or _HTML.match(strip_bom(body[:4096])):
         raise AnalysisStop(
             finding(
@@ -721,7 +688,7 @@ def _download(first: _Target, policy: FetchPolicy, now: datetime, resolver: Reso
                         "fetch_too_many_redirects",
                         f"The metadata URL redirects more than {policy.max_redirects} times",
                         expected=f"at most {policy.max_redirects} redirects",
-                        actual=f"redirect {hop + 1} (HTTP {answer.status}) from {_show(target.url, 120)}",
+                        actual=f"redirect {hop + 1} (HTTP {answer.status}) from {clip(target.url, 120)}",
                         where=where,
                     )
                 )
@@ -755,7 +722,7 @@ def fetch_metadata(
     ages the cache. The URL is checked before the cache is consulted, so tightening the policy also hides
     copies fetched under the old one.
     """
-    where = _show(url)
+    where = clip(url)
     first = _check_url(url, policy, 0, where)
     if cache is not None:
         hit = cache.get(first.url)
@@ -779,7 +746,7 @@ def cache_note(fetched: Fetched) -> Finding | None:
         "metadata_cached",
         f"The metadata was served from the cache (fetched {_age(fetched.age_seconds)} ago)",
         actual=f"fetched at {iso(fetched.fetched_at)}, {fetched.age_seconds} s ago",
-        where=_show(fetched.url),
+        where=clip(fetched.url),
     )
 
 
@@ -791,359 +758,57 @@ def _age(seconds: int) -> str:
     return f"{seconds} s"
 
 
-# --- what Entra metadata says -------------------------------------------------------------------------
+# --- every metadata source a caller names ----------------------------------------------------------------
 
 
-def rollover(certs: Sequence[x509.Certificate], now: datetime) -> list[tuple[x509.Certificate, str]]:
-    """Each certificate with its state at `now`, in the given order, judged from dates alone:
-
-    - "active": currently valid and the newest such (latest notBefore; then latest notAfter; then listed first);
-    - "old": currently valid but superseded by the active one;
-    - "new": not valid yet while another certificate is valid (a rollover in preparation);
-    - "not yet valid": not valid yet and no certificate is valid now;
-    - "expired": past its notAfter.
-
-    Entra signs with the certificate marked Active in the portal, which the metadata does not say: this is the
-    best reading of the dates, and findings say so.
-    """
-    valid = [c for c in certs if c.not_valid_before_utc <= now <= c.not_valid_after_utc]
-    active = max(valid, key=lambda c: (c.not_valid_before_utc, c.not_valid_after_utc), default=None)
-    out: list[tuple[x509.Certificate, str]] = []
-    for c in certs:
-        if c.not_valid_after_utc < now:
-            state = "expired"
-        elif c.not_valid_before_utc > now:
-            state = "new" if active is not None else "not yet valid"
-        else:
-            state = "active" if c is active else "old"
-        out.append((c, state))
-    return out
+# A refusal by policy must never be worked around with an older copy.
+_POLICY_REFUSALS = {
+    "fetch_host_not_allowed",
+    "fetch_scheme_refused",
+    "fetch_address_refused",
+    "fetch_bad_url",
+    "fetch_redirect_refused",
+}
 
 
-def _cert_label(i: int, c: x509.Certificate) -> str:
-    facts = cert_info(c, "")
-    cns = c.subject.get_attributes_for_oid(x509.oid.NameOID.COMMON_NAME)
-    name = str(cns[0].value) if cns else facts.subject
-    return f"#{i} {name} (SHA-1 {facts.sha1})"
+@dataclass(frozen=True)
+class MetadataSource:
+    """Where metadata comes from: a URL to fetch (or tenant + app ID), given to `fetch_all`."""
+
+    url: str
+    label: str
 
 
-def cert_findings(certs: Sequence[x509.Certificate], now: datetime, where: str | None = None) -> list[Finding]:
-    """Expiry warnings at Entra's 60/30/7-day thresholds for every signing certificate, expired ones, and the
-    rollover picture when there is more than one certificate or the only one is not active."""
-    out: list[Finding] = []
-    states = rollover(certs, now)
-    for i, (c, state) in enumerate(states, 1):
-        end = iso(c.not_valid_after_utc)
-        if state == "expired":
-            ago = (now - c.not_valid_after_utc).days
-            out.append(
-                finding(
-                    "metadata_cert_expired",
-                    f"Signing certificate #{i} expired {ago} day{'s' if ago != 1 else ''} ago",
-                    expected="signing certificates within their validity",
-                    actual=f"{_cert_label(i, c)}: valid until {end}",
-                    where=where,
-                )
-            )
-        elif state in ("active", "old"):
-            days = (c.not_valid_after_utc - now).days
-            notice = next((n for n in EXPIRY_NOTICE_DAYS if days < n), None)
-            if notice is None:
+def fetch_all(
+    sources: Iterable[MetadataSource],
+    policy: FetchPolicy,
+    cache: MetadataCache | None,
+    wall_clock: datetime,
+) -> tuple[list[tuple[bytes, str, str | None]], list[Finding]]:
+    """Fetch each source. Returns (documents as (bytes, label, url)), findings). A failed fetch is a finding;
+    the analysis goes on without that source. `wall_clock` is the real time (cache ages), not `--now`."""
+    docs: list[tuple[bytes, str, str | None]] = []
+    notes: list[Finding] = []
+    for src in sources:
+        try:
+            got = fetch_metadata(src.url, policy, now=wall_clock, cache=cache)
+        except AnalysisStop as stop:
+            stale = cache.get(src.url) if cache is not None and stop.finding.code != "fetch_host_not_allowed" else None
+            if stale is None or stop.finding.code in _POLICY_REFUSALS:
+                notes.append(stop.finding)
                 continue
-            out.append(
-                finding(
-                    "cert_expiring",
-                    f"Signing certificate #{i} expires in {days} day{'s' if days != 1 else ''}"
-                    f" (within Entra's {notice}-day notice)",
-                    expected=f"more than {EXPIRY_NOTICE_DAYS[-1]} days of validity left",
-                    actual=f"{_cert_label(i, c)} ({state}): valid until {end}",
-                    where=where,
-                    severity=Severity.INFO if notice == EXPIRY_NOTICE_DAYS[-1] else Severity.WARNING,
-                )
-            )
-    if len(states) > 1 or any(s != "active" for _, s in states):
-        picture = "; ".join(
-            f"{_cert_label(i, c)}: {s}, valid {iso(c.not_valid_before_utc)} → {iso(c.not_valid_after_utc)}"
-            for i, (c, s) in enumerate(states, 1)
-        )
-        none_valid = not any(s in ("active", "old") for _, s in states)
-        out.append(
-            finding(
-                "cert_rollover",
-                "No signing certificate in the metadata is valid now"
-                if none_valid
-                else f"{len(states)} signing certificates: the rollover picture (from dates; Entra's portal shows "
-                "which one is Active)",
-                expected="one currently valid signing certificate that the SP trusts",
-                actual=picture,
-                where=where,
-                severity=Severity.WARNING if none_valid else None,
-            )
-        )
-    return out
-
-
-def _entra_url(url: str) -> tuple[str | None, bool, bool]:
-    """(tenant segment or None, has appid, is an Entra federation-metadata URL)."""
-    try:
-        parts = urlsplit(url.strip())
-    except ValueError:
-        return None, False, False
-    host = (parts.hostname or "").rstrip(".")
-    segments = [s for s in parts.path.split("/") if s]
-    is_fedmeta = host in ENTRA_HOSTS and bool(segments) and segments[-1].lower() == "federationmetadata.xml"
-    tenant = segments[0].lower() if segments and segments[0].lower() != "federationmetadata" else None
-    has_appid = any(k.lower() == "appid" and v.strip() for k, v in parse_qsl(parts.query, keep_blank_values=True))
-    return tenant, has_appid, is_fedmeta
-
-
-def classify_metadata(info: IdpInfo, url: str | None, *, now: datetime) -> list[Finding]:
-    """Findings about a metadata document as a trust source, for Entra: what `metadata.findings_for` says
-    (with Entra's own explanation for Microsoft Online's SP metadata, so call this instead of it), tenant
-    instead of app metadata, the 'common' endpoint, validUntil, certificate expiry and rollover."""
-    where = info.source
-    out: list[Finding] = []
-    for f in md.findings_for(info):
-        if f.code == "not_idp_metadata" and info.entity_id == MICROSOFT_ONLINE:
-            f = finding(
-                "not_idp_metadata",
-                "This is Microsoft Online's own metadata (urn:federation:MicrosoftOnline), not an app's IdP metadata",
-                expected="the app's Federation Metadata (an IDPSSODescriptor with the app's signing certificate)",
-                actual=f"entityID {MICROSOFT_ONLINE!r}, role {info.role}: Entra / Microsoft 365 as the service "
-                "provider of a federated identity provider (e.g. ADFS)",
-                fix="This document is for configuring a federated IdP (ADFS, Okta, …) in front of Entra. For a "
-                "SAML app signed by Entra, use the App Federation Metadata Url from Entra → your app → Single "
-                "sign-on → SAML Certificates (…/federationmetadata.xml?appid=<app ID>).",
-                where=where,
-            )
-        out.append(f)
-    tenant, has_appid, is_fedmeta = _entra_url(url) if url else (None, False, False)
-    common_url = is_fedmeta and (tenant is None or tenant in TENANT_INDEPENDENT)
-    template = "{" in info.entity_id
-    if common_url or template:
-        out.append(
-            finding(
-                "metadata_common_endpoint",
-                expected="https://sts.windows.net/<your tenant ID>/ and the app's own certificate",
-                actual=f"entityID {info.entity_id!r}"
-                + (f" from the {tenant or 'tenant-less'} endpoint" if common_url else ""),
-                where=where,
-            )
-        )
-    elif is_fedmeta and not has_appid:
-        out.append(
-            finding(
-                "metadata_tenant_wide",
-                expected="…/federationmetadata.xml?appid=<Application ID>",
-                actual=f"{_show(url or '', 160)} (no appid: tenant-wide certificates)",
-                where=where,
-            )
-        )
-    if info.valid_until is not None:
-        until = parse_time(info.valid_until)
-        if until is None:
-            out.append(finding("bad_time_format", actual=f"validUntil={_show(info.valid_until, 60)!r}", where=where))
-        elif until < now:
-            out.append(
-                finding(
-                    "metadata_expired",
-                    f"The metadata expired on {iso(until)} (validUntil)",
-                    expected=f"validUntil after {iso(now)}",
-                    actual=f"validUntil={info.valid_until}",
-                    where=where,
-                )
-            )
-    out.extend(cert_findings(info.signing_certs, now, where))
-    return out
-
-
-# --- the metadata's own signature ---------------------------------------------------------------------
-
-_SIG = f"{{{DS}}}Signature"
-_KEY_DESCRIPTOR = f"{{{MD}}}KeyDescriptor"
-_X509_CERT = f"{{{DS}}}X509Certificate"
-_ID_ATTRS = ("ID", "Id", "AssertionID")
-
-
-def _own_certs(root: etree._Element) -> list[Anchor]:
-    """Every signing certificate the document lists, in any role (Microsoft Online's metadata lists its keys in
-    an SPSSODescriptor)."""
-    out: list[Anchor] = []
-    seen: list[x509.Certificate] = []
-    for kd in root.iter(_KEY_DESCRIPTOR):
-        if kd.get("use") not in (None, "signing"):
-            continue
-        role = kd.getparent()
-        role_name = etree.QName(role).localname if role is not None else "?"
-        for xc in kd.iter(_X509_CERT):
-            try:
-                found = load_certs("".join((xc.text or "").split()))
-            except CertError:
-                continue
-            for c in found:
-                if c not in seen:
-                    seen.append(c)
-                    out.append(Anchor(c, f"the metadata's own signing certificate #{len(seen)} ({role_name})"))
-    return out
-
-
-def _shape_problem(root: etree._Element, sigs: list[etree._Element]) -> str | None:
-    """What signxml does not check: one Signature, one Reference, to the document element itself, with only
-    enveloped-signature and c14n transforms, and an ID nobody else uses."""
-    if len(sigs) > 1:
-        return f"{len(sigs)} Signature elements under the document element (one expected)"
-    refs = sigs[0].findall(f"{{{DS}}}SignedInfo/{{{DS}}}Reference")
-    if len(refs) != 1:
-        return f"{len(refs)} References in SignedInfo (one expected)"
-    uri = refs[0].get("URI")
-    root_id = next((root.get(a) for a in _ID_ATTRS if root.get(a)), None)
-    if uri != "" and (root_id is None or uri != f"#{root_id}"):
-        return f"the Reference URI {_show(uri or 'none', 80)!r} does not point at the document element (ID {root_id!r})"
-    if root_id is not None:
-        same = sum(1 for el in root.iter() if isinstance(el.tag, str) and any(el.get(a) == root_id for a in _ID_ATTRS))
-        if same > 1:
-            return f"the ID {root_id!r} is used by {same} elements"
-    for t in refs[0].iterfind(f"{{{DS}}}Transforms/{{{DS}}}Transform"):
-        if (t.get("Algorithm") or "") not in ALLOWED_TRANSFORMS:
-            return f"a transform other than enveloped-signature and c14n: {_show(t.get('Algorithm') or '?', 100)}"
-    return None
-
-
-def _try_cert(xml: bytes, cert: x509.Certificate) -> str:
-    """'verified', 'digest' (content changed), 'value' (not this key) or 'malformed: …'."""
-    # Certificate dates are reported by classify_metadata, so the check runs at an instant inside the
-    # certificate's validity (Entra's reference metadata is signed with keys long expired).
-    instant = cert.not_valid_before_utc + (cert.not_valid_after_utc - cert.not_valid_before_utc) / 2
-    config = SignatureConfiguration(
-        location="./",
-        expect_references=1,
-        signature_methods=POLICY.signature_methods,
-        digest_algorithms=POLICY.digest_algorithms,
-        verification_time=instant,
-    )
-    try:
-        XMLVerifier().verify(xml, x509_cert=cert, parser=make_parser(), expect_config=config)
-    except InvalidDigest:
-        return "digest"
-    except (InvalidSignature, cryptography.exceptions.InvalidSignature):
-        return "value"
-    except (InvalidInput, ValueError, TypeError, KeyError, etree.LxmlError) as e:
-        return f"malformed: {_show(str(e), 160)}"
-    return "verified"
-
-
-def verify_metadata_signature(
-    root: etree._Element, xml: bytes, anchors: Iterable[Anchor]
-) -> tuple[str, CertInfo | None, list[Finding]]:
-    """The metadata document's own ds:Signature: ("valid" | "invalid" | "unsigned", the certificate that
-    verified it, findings). `root` is `xml` parsed by samldebug.xmlsafe.parse (signxml re-parses `xml` with the
-    same hardened parser). The given anchors are tried first, then the certificates the document lists (which
-    proves integrity only: the finding says so)."""
-    where = f"{etree.QName(root).localname}/Signature"
-    sigs = root.findall(_SIG)
-    if not sigs:
-        return (
-            "unsigned",
-            None,
-            [finding("metadata_unsigned", actual="no Signature under the document element", where=where)],
-        )
-    method = sigs[0].find(f"{{{DS}}}SignedInfo/{{{DS}}}SignatureMethod")
-    algorithm = (method.get("Algorithm") or "?") if method is not None else "?"
-    weak = " (SHA-1: deprecated)" if "sha1" in algorithm.lower() else ""
-    problem = _shape_problem(root, sigs)
-    if problem is not None:
-        return (
-            "invalid",
-            None,
-            [
-                finding(
-                    "metadata_signature_invalid",
-                    "The metadata's signature does not cover the document as read",
-                    expected="one enveloped signature over the whole document",
-                    actual=problem,
-                    where=where,
-                )
-            ],
-        )
-    trusted = list(anchors)
-    own = [a for a in _own_certs(root) if not any(a.cert == t.cert for t in trusted)]
-    data = strip_bom(xml)
-    outcomes: list[str] = []
-    for n, anchor in enumerate(trusted + own):
-        outcome = _try_cert(data, anchor.cert)
-        if outcome != "verified":
-            outcomes.append(outcome)
-            continue
-        key = cert_info(anchor.cert, anchor.source)
-        signer = f"{key.subject} (SHA-1 {key.sha1}), {anchor.source}; {algorithm.rsplit('#', 1)[-1]}{weak}"
-        if n < len(trusted):
-            found = finding(
-                "metadata_signature_valid",
-                f"The metadata's signature verifies with {anchor.source}",
-                actual=signer,
-                where=where,
-            )
-        else:
-            found = finding(
-                "metadata_self_signed",
-                actual=signer + ". Trust comes from how the document was obtained (HTTPS from an allowed Entra "
-                "host, or a file downloaded from Entra), not from this signature.",
-                where=where,
-            )
-        return "valid", key, [found]
-    tried = len(trusted) + len(own)
-    if tried == 0:
-        return (
-            "invalid",
-            None,
-            [
-                finding(
-                    "metadata_signature_invalid",
-                    "The metadata is signed, but no certificate was given or listed to check it with",
-                    actual=f"signed ({algorithm.rsplit('#', 1)[-1]}); 0 certificates to try",
-                    where=where,
+            # The host is slow or down: the last good copy beats no verification at all; say how old it is.
+            age = int((wall_clock - stale.fetched_at).total_seconds())
+            got = replace(stale, from_cache=True, age_seconds=max(age, 0))
+            notes.append(
+                replace(
+                    stop.finding,
                     severity=Severity.WARNING,
+                    fix=(stop.finding.fix or "") + " The last good copy was used instead.",
                 )
-            ],
-        )
-    if "digest" in outcomes:
-        title, why = "The metadata was changed after it was signed", "the digest of the document does not match"
-    elif all(o == "value" for o in outcomes):
-        title, why = (
-            f"The metadata's signature verifies with none of the {tried} certificates tried",
-            "signed with another key",
-        )
-    else:
-        title, why = "The metadata's signature could not be checked", next(o for o in outcomes if o.startswith("m"))
-    return (
-        "invalid",
-        None,
-        [
-            finding(
-                "metadata_signature_invalid",
-                title,
-                expected="a signature that verifies with a trusted or listed certificate",
-                actual=f"{why}; {len(trusted)} trust anchor(s) and {len(own)} listed certificate(s) tried{weak}",
-                where=where,
             )
-        ],
-    )
-
-
-__all__ = [
-    "CLOUDS",
-    "ENTRA_HOSTS",
-    "FetchPolicy",
-    "Fetched",
-    "MemoryCache",
-    "MetadataCache",
-    "Resolver",
-    "address_refusal",
-    "cache_note",
-    "cert_findings",
-    "classify_metadata",
-    "entra_metadata_url",
-    "fetch_metadata",
-    "rollover",
-    "verify_metadata_signature",
-]
+        note = cache_note(got)
+        if note is not None:
+            notes.append(note)
+        docs.append((got.body, src.label, src.url))
+    return docs, notes

@@ -30,18 +30,19 @@ import mmap
 import re
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 from urllib.parse import unquote, unquote_plus, urljoin, urlsplit
 
 import msgspec
 
 from .catalog import finding
-from .config import Limits
+from .config import Limits, MiB
 from .decode import mib, oversized
+from .entra import ENTRA_HOSTS  # whose pages are searched for AADSTS errors
+from .instants import parse_instant
 from .model import AnalysisStop, Finding
 
-MiB: Final = 1024 * 1024
 MAX_CAPTURE_BYTES: Final = 256 * MiB
 ERROR_TEXT_CAP: Final = 64 * 1024  # CaptureEntry.text for error pages and error redirects
 WHOLE_BODY_CAP: Final = 1 * MiB  # bodies up to this size are decoded whole once they matter; larger: a window
@@ -50,16 +51,6 @@ FORM_SCAN_CAP: Final = 1 * MiB  # form bodies scanned for password / token field
 
 SAML_PARAMS: Final = ("SAMLRequest", "SAMLResponse")
 _BASE64_PARAMS: Final = frozenset({"SAMLRequest", "SAMLResponse", "Signature"})
-# Entra sign-in hosts (public, US Government, China 21Vianet) whose pages are searched for AADSTS errors.
-ENTRA_HOSTS: Final = frozenset(
-    {
-        "login.microsoftonline.com",
-        "login.microsoftonline.us",
-        "login.partner.microsoftonline.cn",
-        "login.windows.net",
-        "login.microsoft.com",
-    }
-)
 MALFORMED_CAPTURE: Final = "malformed_capture"
 # Always present in Capture.dropped (zero included): what a capture holds that the reader never keeps.
 PRIVACY_KEYS: Final = ("cookies", "set_cookie_headers", "authorization_headers", "password_fields", "tokens")
@@ -399,18 +390,6 @@ def _status(value: object) -> int | None:
     if isinstance(value, str) and value.strip().isdigit():
         return _status(int(value.strip()))
     return None
-
-
-def _time(value: str | None) -> datetime | None:
-    # Chrome and Safari write UTC with "Z"; Firefox writes local time with an offset ("+01:00"); some tools write
-    # 7-digit fractions. fromisoformat (3.11) reads all of these; a time without offset is taken as UTC.
-    if not value:
-        return None
-    try:
-        t = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
 
 
 def decode_param(name: str, raw_value: str, *, encoded: bool = True) -> str:
@@ -823,7 +802,7 @@ class _Ctx:
     @property
     def started(self) -> datetime | None:
         if self._started is None and self._started_raw:
-            self._started = _time(self._started_raw)
+            self._started = parse_instant(self._started_raw)
             self._started_raw = None
         return self._started
 

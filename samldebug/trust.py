@@ -1,22 +1,21 @@
 """Trust sources → anchors: metadata documents and certificates, from any shell (CLI, web, API).
 
-Errors in a source become findings (the analysis still runs); nothing here does IO.
+Errors in a source become findings (the analysis still runs); nothing here does IO: documents fetched from a
+URL come in through fetch.fetch_all.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from . import fetch
 from . import metadata as md
 from .catalog import finding
 from .certs import Anchor, CertError, load_certs
 from .config import Limits, Settings
 from .decode import strip_bom
-from .model import AnalysisStop, Finding, Severity
+from .model import AnalysisStop, Finding
 
 
 @dataclass
@@ -36,59 +35,6 @@ class Trust:
             idp_sso_urls=settings.idp_sso_urls or tuple(self.sso_urls),
             idp_slo_urls=settings.idp_slo_urls or tuple(self.slo_urls),
         )
-
-
-# A refusal by policy must never be worked around with an older copy.
-_POLICY_REFUSALS = {
-    "fetch_host_not_allowed",
-    "fetch_scheme_refused",
-    "fetch_address_refused",
-    "fetch_bad_url",
-    "fetch_redirect_refused",
-}
-
-
-@dataclass(frozen=True)
-class MetadataSource:
-    """Where metadata comes from: a URL to fetch (or tenant + app ID), given to `fetch_all`."""
-
-    url: str
-    label: str
-
-
-def fetch_all(
-    sources: Iterable[MetadataSource],
-    policy: fetch.FetchPolicy,
-    cache: fetch.MetadataCache | None,
-    wall_clock: datetime,
-) -> tuple[list[tuple[bytes, str, str | None]], list[Finding]]:
-    """Fetch each source. Returns (documents as (bytes, label, url)), findings). A failed fetch is a finding;
-    the analysis goes on without that source. `wall_clock` is the real time (cache ages), not `--now`."""
-    docs: list[tuple[bytes, str, str | None]] = []
-    notes: list[Finding] = []
-    for src in sources:
-        try:
-            got = fetch.fetch_metadata(src.url, policy, now=wall_clock, cache=cache)
-        except AnalysisStop as stop:
-            stale = cache.get(src.url) if cache is not None and stop.finding.code != "fetch_host_not_allowed" else None
-            if stale is None or stop.finding.code in _POLICY_REFUSALS:
-                notes.append(stop.finding)
-                continue
-            # The host is slow or down: the last good copy beats no verification at all; say how old it is.
-            age = int((wall_clock - stale.fetched_at).total_seconds())
-            got = dataclasses.replace(stale, from_cache=True, age_seconds=max(age, 0))
-            notes.append(
-                dataclasses.replace(
-                    stop.finding,
-                    severity=Severity.WARNING,
-                    fix=(stop.finding.fix or "") + " The last good copy was used instead.",
-                )
-            )
-        note = fetch.cache_note(got)
-        if note is not None:
-            notes.append(note)
-        docs.append((got.body, src.label, src.url))
-    return docs, notes
 
 
 def collect(
@@ -112,11 +58,11 @@ def collect(
         trust.metadata.append(info)
         trust.anchors.extend(info.anchors())
         if now is not None:
-            trust.notes.extend(fetch.classify_metadata(info, url, now=now))
+            trust.notes.extend(md.classify(info, url, now=now))
         else:
             trust.notes.extend(md.findings_for(info))
         if info.signed:
-            _status, _cert, sig_notes = fetch.verify_metadata_signature(root, strip_bom(data), [])
+            _status, _cert, sig_notes = md.verify_signature(root, strip_bom(data), [])
             trust.notes.extend(sig_notes)
         trust.sso_urls += [e.location for e in info.endpoints if e.kind == "SingleSignOnService"]
         trust.slo_urls += [e.location for e in info.endpoints if e.kind == "SingleLogoutService"]

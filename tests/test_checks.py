@@ -8,7 +8,8 @@ import pytest
 from conftest import codes, entra_settings, run
 from factory import T0, ResponseSpec, build_response, signed_response, to_bytes
 
-from samldebug.checks import duration, near_miss, parse_time
+from samldebug.checks.hints import near_miss
+from samldebug.instants import duration, parse_time
 
 END = T0 + timedelta(hours=1)  # NotOnOrAfter of the default fixture
 START = T0 - timedelta(minutes=5)  # NotBefore

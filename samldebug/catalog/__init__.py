@@ -95,6 +95,12 @@ def finding(
     )
 
 
+def clip(text: str, limit: int = 200) -> str:
+    """A value fit for a finding: control characters replaced, length capped (URLs, attribute values)."""
+    clean = "".join(c if c.isprintable() else "?" for c in text)
+    return clean if len(clean) <= limit else clean[: limit - 1] + "…"
+
+
 # --- AADSTS codes, claims, NameID formats, SP-library messages (data files beside this module) ----------------
 
 AADSTS_CATEGORIES = (

@@ -18,8 +18,8 @@ from werkzeug.datastructures import FileStorage
 
 from .. import decrypt, fetch, profiles, trust
 from ..certs import Anchor, CertError, load_certs
-from ..checks import parse_instant
 from ..config import AppConfig, Limits, Settings
+from ..instants import parse_instant
 from ..model import AnalysisStop, Finding
 
 
@@ -98,7 +98,7 @@ def parse(clock: datetime, *, sharing: bool = False, input_field: str = "input")
     sources = []
     md_url = _text(fields, "metadata_url")
     if md_url:
-        sources.append(trust.MetadataSource(md_url, f"metadata {md_url}"))
+        sources.append(fetch.MetadataSource(md_url, f"metadata {md_url}"))
     tenant = _text(fields, "tenant")
     if tenant:
         app_id = _text(fields, "app_id") or None
@@ -107,14 +107,14 @@ def parse(clock: datetime, *, sharing: bool = False, input_field: str = "input")
             url = fetch.entra_metadata_url(tenant, app_id, cloud)
         except AnalysisStop as stop:
             raise FormError(stop.finding.title) from None
-        sources.append(trust.MetadataSource(url, f"Entra metadata ({tenant}{', app ' + app_id if app_id else ''})"))
+        sources.append(fetch.MetadataSource(url, f"Entra metadata ({tenant}{', app ' + app_id if app_id else ''})"))
     if profile is not None and profile.metadata and not (sources or metadata_docs):
         if profile.metadata.startswith(("http://", "https://")):
-            sources.append(trust.MetadataSource(profile.metadata, f"profile {profile.name} metadata"))
+            sources.append(fetch.MetadataSource(profile.metadata, f"profile {profile.name} metadata"))
     fetch_notes: list[Finding] = []
     fetched: list[tuple[bytes, str, str | None]] = []
     if sources:
-        fetched, fetch_notes = trust.fetch_all(sources, _policy(config), _cache(), clock)
+        fetched, fetch_notes = fetch.fetch_all(sources, _policy(config), _cache(), clock)
     docs: list[tuple[bytes, str, str | None]] = [(d, label, None) for d, label in metadata_docs] + fetched
     sp_anchors: list[Anchor] = []
     sp_cert_text = _text(fields, "sp_cert")

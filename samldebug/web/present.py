@@ -12,8 +12,8 @@ from lxml import etree
 from markupsafe import Markup, escape
 
 from .. import catalog, xmlsafe
-from ..checks import parse_time
 from ..config import Limits
+from ..instants import parse_time
 from ..model import Finding, Message, Report, Values
 from ..report import verdict
 from ..saml import NS

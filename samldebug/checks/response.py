@@ -1,4 +1,5 @@
-"""One small function per check: Context → findings. A plain list, run in order; no plugin system.
+"""Checks for what the IdP sends: Responses and Assertions (status, issuer, audience, recipient, validity
+window, subject confirmation, NameID, claims). One small function per check: Context → findings.
 
 Checks read the trusted values when a signature verified, else the unverified ones (the verdict banner and
 the signature findings already say that those are unproven). Every finding quotes expected and actual.
@@ -6,119 +7,16 @@ the signature findings already say that those are unproven). Every finding quote
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from functools import lru_cache
-from urllib.parse import urlsplit
-
-from lxml import etree
-
-from . import catalog, transform
-from .catalog import finding
-from .config import Settings
-from .model import Finding, Severity, SignatureResult, SignatureStatus, Values
-from .saml import NS, SUCCESS, has_comment, main_assertion
+from ..catalog import claim_by_name, claims, finding, nameid_formats
+from ..instants import duration, iso, parse_time
+from ..model import Finding, Severity, SignatureStatus
+from ..saml import NS, SUCCESS, has_comment, main_assertion
+from ..transform import hint as transform_hint
+from .context import BASIC_CONFIG, Check, Context
+from .hints import ATTRIBUTES_AND_CLAIMS, entra_name, local_name, mismatch_fix, near_miss
 
 BEARER = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
-BASIC_CONFIG = "Entra admin center → Enterprise applications → your app → Single sign-on → Basic SAML Configuration"
-
-
-@dataclass(frozen=True)
-class Context:
-    kind: str
-    root: etree._Element
-    values: Values  # trusted when a signature verified, else unverified
-    trusted: bool
-    settings: Settings
-    now: datetime
-    signature: SignatureResult | None
-
-    @property
-    def skew(self) -> timedelta:
-        return timedelta(seconds=self.settings.skew)
-
-
-_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})?$")
-
-
-@lru_cache(maxsize=1024)
-def parse_time(value: str | None) -> datetime | None:
-    """xs:dateTime as SAML uses it; fractions beyond microseconds (ADFS writes 7 digits) are cut."""
-    if not value:
-        return None
-    m = _TIME.match(value.strip())
-    if not m:
-        return None
-    base, frac, tz = m.groups()
-    text = base + ((frac or "")[:7]) + ("+00:00" if tz in (None, "Z") else tz)
-    try:
-        dt = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return dt.astimezone(UTC)
-
-
-def parse_instant(text: str) -> datetime | None:
-    """A user-given instant (--now, the form's "evaluate at"): xs:dateTime, or ISO 8601 without a zone, which
-    is taken as UTC (a datetime-local field). None when it is neither."""
-    parsed = parse_time(text)
-    if parsed is None:
-        try:
-            parsed = datetime.fromisoformat(text)
-        except ValueError:
-            return None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
-
-
-def duration(delta: timedelta) -> str:
-    seconds = int(abs(delta.total_seconds()))
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = [f"{days} d" if days else "", f"{hours} h" if hours else "", f"{minutes} min" if minutes else ""]
-    if not days:
-        parts.append(f"{secs} s" if secs or not any(parts) else "")
-    return " ".join(p for p in parts if p)
-
-
-def iso(dt: datetime) -> str:
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def near_miss(expected: str, actual: str) -> str | None:
-    """Name the small difference between two identifiers / URLs, or None when they differ a lot."""
-    if expected.strip() == actual.strip():
-        return "they differ only in surrounding white space"
-    if expected.rstrip("/") == actual.rstrip("/"):
-        return "they differ only in a trailing slash"
-    if expected.lower() == actual.lower():
-        return "they differ only in upper/lower case (the comparison is case-sensitive)"
-    e, a = urlsplit(expected), urlsplit(actual)
-    if e.netloc and a.netloc:
-        if (e.netloc.lower(), e.path, e.query) == (a.netloc.lower(), a.path, a.query) and e.scheme != a.scheme:
-            return f"they differ only in the scheme ({a.scheme} vs {e.scheme})"
-        if e.hostname == a.hostname and e.path.rstrip("/") == a.path.rstrip("/") and e.port != a.port:
-            return f"they differ only in the port ({a.port or 'default'} vs {e.port or 'default'})"
-        if e.hostname == a.hostname and e.path.rstrip("/").lower() == a.path.rstrip("/").lower():
-            return "they differ only in the case of the path"
-        if e.hostname == a.hostname:
-            return "same host, different path"
-    return None
-
-
-def _mismatch_fix(setting: str, actual: str, expected: str, extra: str = "") -> str:
-    hint = near_miss(expected, actual)
-    text = f"{setting} in Entra is `{actual}`, the SP expects `{expected}`: make them equal"
-    if hint:
-        text += f" ({hint})"
-    return text + (f". {extra}" if extra else ".")
-
-
-Check = Callable[[Context], list[Finding]]
+GROUPS_LINK = "http://schemas.microsoft.com/claims/groups.link"
 
 
 def check_kind(ctx: Context) -> list[Finding]:
@@ -218,7 +116,7 @@ def check_audience(ctx: Context) -> list[Finding]:
             "audience_mismatch",
             expected=expected,
             actual=", ".join(v.audiences),
-            fix=_mismatch_fix("Identifier (Entity ID)", actual, expected, f"Change it under {BASIC_CONFIG}."),
+            fix=mismatch_fix("Identifier (Entity ID)", actual, expected, f"Change it under {BASIC_CONFIG}."),
             where="saml:Conditions/saml:AudienceRestriction/saml:Audience",
         )
     ]
@@ -236,7 +134,7 @@ def check_recipient(ctx: Context) -> list[Finding]:
                     "recipient_mismatch",
                     expected=expected,
                     actual=sc.recipient,
-                    fix=_mismatch_fix(
+                    fix=mismatch_fix(
                         "Reply URL (Assertion Consumer Service URL)",
                         sc.recipient,
                         expected,
@@ -258,7 +156,7 @@ def check_destination(ctx: Context) -> list[Finding]:
             "destination_mismatch",
             expected=expected,
             actual=actual,
-            fix=_mismatch_fix("Reply URL", actual, expected, f"Change it under {BASIC_CONFIG}."),
+            fix=mismatch_fix("Reply URL", actual, expected, f"Change it under {BASIC_CONFIG}."),
             where="samlp:Response/@Destination",
         )
     ]
@@ -413,22 +311,6 @@ def check_unsigned(ctx: Context) -> list[Finding]:
     return []
 
 
-GROUPS_LINK = "http://schemas.microsoft.com/claims/groups.link"
-ATTRIBUTES_AND_CLAIMS = "Entra admin center → Enterprise applications → your app → Single sign-on → Attributes & Claims"
-
-
-def _entra_name(uri: str) -> str:
-    """How Entra's claim editor splits a claim name: Name and Namespace."""
-    if "/" in uri.rstrip("/") and uri.startswith(("http://", "https://")):
-        namespace, _, name = uri.rstrip("/").rpartition("/")
-        return f"Name `{name}` and Namespace `{namespace}`"
-    return f"Name `{uri}` and an empty Namespace"
-
-
-def _local(name: str) -> str:
-    return name.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1].lower()
-
-
 def check_name_id(ctx: Context) -> list[Finding]:
     if ctx.kind not in ("response", "assertion") or main_assertion(ctx.root) is None:
         return []
@@ -437,10 +319,10 @@ def check_name_id(ctx: Context) -> list[Finding]:
     if not v.name_id:
         out.append(finding("name_id_missing", actual="no NameID or an empty one", where="saml:Subject/saml:NameID"))
     fmt = v.name_id_format or "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
-    known = catalog.nameid_formats().get(fmt)
+    known = nameid_formats().get(fmt)
     expected = ctx.settings.name_id_format
     if expected and fmt != expected:
-        want = catalog.nameid_formats().get(expected)
+        want = nameid_formats().get(expected)
         out.append(
             finding(
                 "name_id_format_mismatch",
@@ -453,7 +335,7 @@ def check_name_id(ctx: Context) -> list[Finding]:
         )
     if ctx.settings.expected_name_id and v.name_id and v.name_id != ctx.settings.expected_name_id:
         others = [x for a in v.attributes for x in a.values]
-        how = transform.hint(ctx.settings.expected_name_id, v.name_id, others)
+        how = transform_hint(ctx.settings.expected_name_id, v.name_id, others)
         out.append(
             finding(
                 "name_id_value_mismatch",
@@ -497,9 +379,10 @@ def check_claims(ctx: Context) -> list[Finding]:
     for required in ctx.settings.required_claims:
         attr = attrs.get(required)
         if attr is None:
-            claim = catalog.claim_by_name(required)
+            claim = claim_by_name(required)
             near = next(
-                (n for n in attrs if _local(n) == _local(required) or (claim is not None and n == claim.uri)), None
+                (n for n in attrs if local_name(n) == local_name(required) or (claim is not None and n == claim.uri)),
+                None,
             )
             if near is not None:
                 out.append(
@@ -507,7 +390,7 @@ def check_claims(ctx: Context) -> list[Finding]:
                         "claim_wrong_name",
                         expected=required,
                         actual=near,
-                        fix=f"In {ATTRIBUTES_AND_CLAIMS}, edit the claim `{near}`: set {_entra_name(required)}.",
+                        fix=f"In {ATTRIBUTES_AND_CLAIMS}, edit the claim `{near}`: set {entra_name(required)}.",
                         where="saml:AttributeStatement",
                     )
                 )
@@ -519,7 +402,7 @@ def check_claims(ctx: Context) -> list[Finding]:
                         f"The SP requires the claim {required!r}, which is not in the assertion",
                         expected=required,
                         actual="claims sent: " + (", ".join(sorted(attrs)) or "none"),
-                        fix=f"In {ATTRIBUTES_AND_CLAIMS} → Add new claim: {_entra_name(required)}{source}.",
+                        fix=f"In {ATTRIBUTES_AND_CLAIMS} → Add new claim: {entra_name(required)}{source}.",
                         where="saml:AttributeStatement",
                     )
                 )
@@ -527,7 +410,7 @@ def check_claims(ctx: Context) -> list[Finding]:
         if not any(v.strip() for v in attr.values):
             out.append(finding("claim_empty", expected=f"a value for {required}", actual="empty", where=required))
         elif len(attr.values) > 1:
-            claim = catalog.claims().get(attr.name)
+            claim = claims().get(attr.name)
             if claim is None or not claim.multi:
                 out.append(
                     finding(
@@ -540,7 +423,7 @@ def check_claims(ctx: Context) -> list[Finding]:
     return out
 
 
-CHECKS: list[Check] = [
+RESPONSE_CHECKS: list[Check] = [
     check_kind,
     check_status,
     check_no_assertion,
@@ -558,12 +441,3 @@ CHECKS: list[Check] = [
     check_name_id,
     check_claims,
 ]
-
-
-def run(ctx: Context) -> list[Finding]:
-    from .checks_request import CHECKS as REQUEST_CHECKS
-
-    out: list[Finding] = []
-    for check in CHECKS + REQUEST_CHECKS:
-        out.extend(check(ctx))
-    return out

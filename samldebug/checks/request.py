@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from .catalog import finding
-from .checks import BASIC_CONFIG, Check, Context, near_miss
-from .model import Finding
-from .saml import NS
+from ..catalog import finding
+from ..entra import ENTRA_HOSTS
+from ..model import Finding
+from ..saml import NS
+from .context import BASIC_CONFIG, Check, Context
+from .hints import near_miss
 
 ENTRA_NAMEID_FORMATS = {
     "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
@@ -15,7 +17,6 @@ ENTRA_NAMEID_FORMATS = {
     "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified",
     "urn:oasis:names:tc:SAML:2.0:nameid-format:transient",
 }
-ENTRA_HOSTS = ("login.microsoftonline.com", "login.microsoftonline.us", "login.partner.microsoftonline.cn")
 
 
 def _is_request(ctx: Context) -> bool:
@@ -135,7 +136,7 @@ def check_request_signed(ctx: Context) -> list[Finding]:
     return []
 
 
-CHECKS: list[Check] = [
+REQUEST_CHECKS: list[Check] = [
     check_request_issuer,
     check_request_acs,
     check_request_destination,
