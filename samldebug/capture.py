@@ -9,10 +9,10 @@ evaluates time checks at the entry's startedDateTime, and checks each request/re
 from __future__ import annotations
 
 import mmap
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from . import explain, har
+from . import explain, har, saml, xmlsafe
 from .analysis import analyze_xml
 from .catalog import finding
 from .config import Settings
@@ -32,6 +32,7 @@ class CaptureResult:
     timeline: list[TimelineEntry] = field(default_factory=list)
     info: dict[str, object] = field(default_factory=dict)
     relay_states: dict[int, str | None] = field(default_factory=dict)  # message index → RelayState seen
+    settings: Settings = field(default_factory=Settings)  # the SP expectations every message was judged against
 
 
 def _worst(found: list[Finding]) -> str | None:
@@ -68,6 +69,8 @@ def analyze_capture(
         out.findings.append(
             finding("capture_time_unknown", actual=f"time checks used {iso(now)}", where="SAML-tracer export")
         )
+    settings = sp_expectations(entries, settings)
+    out.settings = settings
     seen: dict[tuple[str, str], int] = {}
     for e in entries:
         when = e.started or now
@@ -134,6 +137,31 @@ def analyze_capture(
     out.flows, flow_findings = pair(out.messages, out.relay_states)
     out.findings.extend(flow_findings)
     return out
+
+
+def sp_expectations(entries: list[har.CaptureEntry], settings: Settings) -> Settings:
+    """The SP states its own entity ID and ACS URL in its AuthnRequest: when the user gave none, the first request
+    in the capture supplies them, before any message is analysed (checks and checklist judge against the same)."""
+    if settings.sp_entity_id and settings.acs_url:
+        return settings
+    for e in entries:
+        if e.kind != "saml" or e.parameter != "SAMLRequest":
+            continue
+        try:
+            root = xmlsafe.parse(
+                decode((e.value or "").encode("utf-8", "replace"), settings.limits).xml, settings.limits
+            )
+        except AnalysisStop:
+            continue
+        if saml.kind_of(root) != "authn_request":
+            continue
+        request = saml.read(root)
+        return replace(
+            settings,
+            sp_entity_id=settings.sp_entity_id or request.issuer,
+            acs_url=settings.acs_url or request.acs_url,
+        )
+    return settings
 
 
 def _timeline(e: har.CaptureEntry, kind: str, message: int | None, worst: str | None) -> TimelineEntry:

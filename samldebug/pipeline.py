@@ -6,7 +6,6 @@ A step that cannot go on raises AnalysisStop carrying a finding; the report reco
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from datetime import datetime
 
@@ -108,15 +107,8 @@ def _analyze_capture(
     messages = tuple(result.messages) if result else ()
     errors = tuple(result.errors) if result else ()
     relay = next((r for r in (result.relay_states.values() if result else ()) if r), None)
-    request = next((m for m in messages if m.kind == "authn_request"), None)
-    if request is not None:
-        # The SP states its own entity ID and ACS URL in its request: the checklist's expectation when the user
-        # gave none.
-        settings = dataclasses.replace(
-            settings,
-            sp_entity_id=settings.sp_entity_id or request.unverified.issuer,
-            acs_url=settings.acs_url or request.unverified.acs_url,
-        )
+    if result is not None:
+        settings = result.settings  # with the expectations the capture's own AuthnRequest supplied
     fmt = str(info.get("format")) if info else "capture"
     return Report(
         input=InputInfo(size=len(raw), steps=("capture", fmt), capture=info),

@@ -235,3 +235,18 @@ def test_capture_checklist_uses_the_request_as_evidence() -> None:
     rows = {r.item.split(" ")[0]: r for r in report.checklist}
     assert rows["Identifier"].state == "ok" and rows["Identifier"].expected
     assert rows["Reply"].state == "ok"
+
+
+def test_request_expectations_reach_checks_and_checklist_alike() -> None:
+    """No SP settings given: the capture's own AuthnRequest supplies entity ID and ACS URL before any message is
+    analysed, so the checks and the checklist judge the response against the same expectations."""
+    import random
+
+    request_id = f"id-{random.Random(1).getrandbits(128):032x}"
+    spec = ResponseSpec(in_response_to=request_id, audience="urn:someone-else")
+    flow = hf.sp_initiated(seed=1, response_spec=spec)
+    anchors_only = entra_settings(sp_entity_id=None, acs_url=None)
+    report = run_capture(hf.dumps(hf.har(flow, "chrome")), settings=anchors_only)
+    assert "audience_mismatch" in codes(report)
+    row = next(r for r in report.checklist if r.item.startswith("Identifier (Entity ID)"))
+    assert row.state == "fail" and row.expected == "https://sp.example.com/saml/metadata"
