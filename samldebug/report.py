@@ -91,15 +91,16 @@ def dumps(report: Report, indent: int | None = 2) -> str:
 
 # -- text ---------------------------------------------------------------------------------------------
 
-_COLOURS = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+# ANSI SGR codes (what a terminal understands; the same sequences click.style writes): the core stays free of
+# terminal libraries.
+_COLOURS = {Severity.ERROR: 31, Severity.WARNING: 33, Severity.INFO: 36}
 
 
-def _style(text: str, colour: bool, **kw: Any) -> str:
+def _style(text: str, colour: bool, *, fg: int | None = None, bold: bool = False) -> str:
     if not colour:
         return text
-    import click
-
-    return click.style(text, **kw)
+    codes = ([f"\x1b[{fg}m"] if fg is not None else []) + (["\x1b[1m"] if bold else [])
+    return "".join(codes) + text + "\x1b[0m"
 
 
 def _finding_lines(f: Finding, colour: bool) -> list[str]:

@@ -5,6 +5,7 @@ Production: `gunicorn 'samldebug.web:create_app()'`; development: `samldebug ser
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import secrets
@@ -14,8 +15,10 @@ from typing import Any
 
 from flask import Flask
 
-from .. import catalog
+from .. import catalog, decrypt, profiles
 from ..config import AppConfig
+from . import api, errors, limits, logs, security, sharing, views
+from .present import ticks
 
 log = logging.getLogger("samldebug.web")
 PACKAGE = Path(__file__).resolve().parent.parent
@@ -58,16 +61,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     settings = AppConfig.load(dict(os.environ), file_values)
     overrides = {k.lower(): v for k, v in (config or {}).items() if k.lower() in AppConfig.__dataclass_fields__}
     if overrides:
-        import dataclasses
-
         settings = dataclasses.replace(settings, **overrides)
     if not settings.secret_key:
-        import dataclasses
-
         settings = dataclasses.replace(settings, secret_key=_secret_key(Path(app.instance_path)))
     if not settings.database_url:
-        import dataclasses
-
         db = Path(app.instance_path) / "samldebug.db"
         settings = dataclasses.replace(settings, database_url=f"sqlite:///{db}")
     app.config.update(
@@ -79,19 +76,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     app.config.update({k: v for k, v in (config or {}).items() if k.isupper()})
     catalog.load_all()  # a broken data file fails at start-up, not on a user's request
-    from .. import profiles
-
     profiles_path = settings.profiles_file or str(Path(app.instance_path) / "profiles.toml")
     app.extensions["samldebug.profiles"] = profiles.load_profiles(profiles_path)
     profiles.presets()
     if settings.sp_private_key_file:
-        from .. import decrypt
-
         key_data = Path(settings.sp_private_key_file).read_bytes()
         app.extensions["samldebug.sp_keys"] = tuple(decrypt.load_private_keys(key_data))
-
-    from . import api, errors, limits, logs, security, sharing, views
-    from .present import ticks
 
     app.jinja_env.filters["ticks"] = ticks
     security.init_app(app)

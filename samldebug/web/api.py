@@ -4,35 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 
 from .. import __version__
 from ..report import to_json
-from . import forms
-from .views import run_analysis
+from .context import fields
+from .forms import run_analysis
+from .sharing import share_report
 
 bp = Blueprint("api", __name__)
 
 
 @bp.post("/api/v1/analyze")
 def api_analyze() -> Any:
-    try:
-        _, report = run_analysis()
-    except forms.FormError as e:
-        return jsonify({"error": {"status": 400, "message": str(e)}}), 400
+    _, report = run_analysis()
     doc = to_json(report)
-    fields = request.get_json(silent=True) if request.is_json else request.form
-    if isinstance(fields, dict) or hasattr(fields, "get"):
-        wanted = str(fields.get("share", "")).lower() in ("1", "true", "yes", "on")  # type: ignore[union-attr]
-        if wanted:
-            from .sharing import share_report
-
-            try:
-                created, links = share_report(doc, dict(fields))  # type: ignore[arg-type]
-            except forms.FormError as e:
-                return jsonify({"error": {"status": 400, "message": str(e)}}), 400
-            doc.update(links)
-            doc["expires"] = created.meta.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    given = fields()
+    if str(given.get("share", "")).lower() in ("1", "true", "yes", "on"):
+        created, links = share_report(doc, given)
+        doc.update(links)
+        doc["expires"] = created.meta.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ")
     return jsonify(doc)
 
 

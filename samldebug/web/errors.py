@@ -1,12 +1,17 @@
-"""Every error is one of our own pages (HTML) or one JSON shape (API); never a stack trace."""
+"""Every error is one of our own pages (HTML) or one JSON shape (API, .json / .xml twins): `error_body`; never a
+stack trace. A FormError (a request that cannot be analysed) is handled here too: JSON callers get the JSON
+shape, HTML pages registered with `form_page` show themselves again with the message."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
+
+from ..config import MiB
 
 log = logging.getLogger("samldebug.web")
 
@@ -21,8 +26,20 @@ FRIENDLY = {
 }
 
 
+class FormError(ValueError):
+    """A request that cannot be analysed at all (400 with this message)."""
+
+
+# endpoint → how that HTML page shows a FormError (the page again, with the message and what the user typed)
+_FORM_PAGES: dict[str, Callable[[str], Any]] = {}
+
+
+def form_page(endpoint: str, render: Callable[[str], Any]) -> None:
+    _FORM_PAGES[endpoint] = render
+
+
 def wants_json() -> bool:
-    return request.path.startswith("/api/") or request.path.endswith(".json")
+    return request.path.startswith("/api/") or request.path.endswith((".json", ".xml"))
 
 
 def error_body(status: int, message: str) -> dict[str, Any]:
@@ -34,7 +51,7 @@ def handle(error: HTTPException) -> Any:
     message = FRIENDLY.get(status, "Error")
     detail = error.description if status in (400, 404, 413, 429, 503) and error.description else None
     if status == 413:
-        limit = (request.max_content_length or 0) // (1024 * 1024)
+        limit = (request.max_content_length or 0) // MiB
         detail = f"The limit is {limit} MiB. Paste only the SAMLResponse, or ask the operator to raise the limit."
     if wants_json():
         return jsonify(error_body(status, detail or message)), status
@@ -46,6 +63,16 @@ def handle_unexpected(error: Exception) -> Any:
     return handle(InternalServerError())
 
 
+def handle_form_error(error: FormError) -> Any:
+    render = _FORM_PAGES.get(request.endpoint or "")
+    if wants_json() or render is None:
+        if wants_json():
+            return jsonify(error_body(400, str(error))), 400
+        return handle(BadRequest(str(error)))
+    return render(str(error))
+
+
 def init_app(app: Flask) -> None:
+    app.register_error_handler(FormError, handle_form_error)
     app.register_error_handler(HTTPException, handle)
     app.register_error_handler(Exception, handle_unexpected)

@@ -13,18 +13,18 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from flask import current_app, request
+from flask import request
 from werkzeug.datastructures import FileStorage
 
 from .. import decrypt, fetch, profiles, trust
 from ..certs import Anchor, CertError, load_certs
 from ..config import AppConfig, Limits, Settings
 from ..instants import parse_instant
-from ..model import AnalysisStop, Finding
-
-
-class FormError(ValueError):
-    """A request that cannot be analysed at all (400 with this message)."""
+from ..model import AnalysisStop, Finding, Report
+from ..pipeline import analyze
+from .context import clock, config, configured_profiles, metadata_ca_file, metadata_cache, sp_keys
+from .context import fields as context_fields
+from .errors import FormError
 
 
 @dataclass(frozen=True)
@@ -36,18 +36,19 @@ class Analysis:
     fields: dict[str, str]  # what the user typed, to refill the form
 
 
-def _config() -> AppConfig:
-    config: AppConfig = current_app.config["SAMLDEBUG"]
-    return config
+def run_analysis(sharing: bool = False) -> tuple[Analysis, Report]:
+    """This request's fields → Analysis → Report (raises FormError for an unusable request)."""
+    a = parse(clock(), sharing=sharing)
+    return a, analyze(a.data, a.settings, now=a.now, notes=a.notes)
+
+
+def choices() -> dict[str, Any]:
+    """What the form's SP-profile menu offers."""
+    return {"configured": list(configured_profiles()), "presets": profiles.presets()}
 
 
 def _fields() -> dict[str, Any]:
-    if request.is_json:
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            raise FormError("The JSON body must be an object with an 'input' field.")
-        return {k: v for k, v in body.items() if isinstance(v, (str, int, float, list))}
-    return {k: v for k, v in request.form.items()}
+    return {k: v for k, v in context_fields().items() if isinstance(v, (str, int, float, list))}
 
 
 def _file(name: str, cap: int) -> bytes | None:
@@ -73,10 +74,9 @@ def parse_now(text: str) -> datetime:
 def parse(clock: datetime, *, sharing: bool = False, input_field: str = "input") -> Analysis:
     """`sharing`: the share button re-sends the form; the report's own evaluation instant (share_now) is
     reused when the user gave none, so the stored report is the one they saw."""
-    config = _config()
-    limits = config.limits()
+    limits = config().limits()
     fields = _fields()
-    upload = _file("file", config.max_upload_bytes) if input_field == "input" else None
+    upload = _file("file", config().max_upload_bytes) if input_field == "input" else None
     data = upload if upload is not None else _text(fields, input_field).encode("utf-8")
     if not data.strip():
         raise FormError("Nothing to analyse: paste a SAML message or choose a file.")
@@ -114,7 +114,7 @@ def parse(clock: datetime, *, sharing: bool = False, input_field: str = "input")
     fetch_notes: list[Finding] = []
     fetched: list[tuple[bytes, str, str | None]] = []
     if sources:
-        fetched, fetch_notes = fetch.fetch_all(sources, _policy(config), _cache(), clock)
+        fetched, fetch_notes = fetch.fetch_all(sources, _policy(config()), metadata_cache(), clock)
     docs: list[tuple[bytes, str, str | None]] = [(d, label, None) for d, label in metadata_docs] + fetched
     sp_anchors: list[Anchor] = []
     sp_cert_text = _text(fields, "sp_cert")
@@ -126,7 +126,7 @@ def parse(clock: datetime, *, sharing: bool = False, input_field: str = "input")
 
     skew_text = str(fields.get("skew", "") or "").strip()
     try:
-        skew = int(skew_text) if skew_text else config.default_skew
+        skew = int(skew_text) if skew_text else config().default_skew
     except ValueError:
         raise FormError(f"'skew' must be a whole number of seconds, not {skew_text!r}.") from None
     if not 0 <= skew <= 86400:
@@ -175,8 +175,7 @@ def _decryption_keys(fields: dict[str, Any]) -> tuple[Any, ...]:
             return tuple(decrypt.load_private_keys(pasted, password))
         except decrypt.DecryptError as e:
             raise FormError(f"The SP private key does not load: {e}") from None
-    configured: tuple[Any, ...] = current_app.extensions.get("samldebug.sp_keys", ())
-    return configured
+    return sp_keys()
 
 
 def _policy(config: AppConfig) -> fetch.FetchPolicy:
@@ -187,23 +186,8 @@ def _policy(config: AppConfig) -> fetch.FetchPolicy:
         total_timeout=config.metadata_timeout,
         cache_ttl=config.metadata_cache_ttl,
         max_bytes=config.max_xml_bytes,
-        ca_file=current_app.config.get("METADATA_CA_FILE"),
+        ca_file=metadata_ca_file(),
     )
-
-
-def _cache() -> fetch.MetadataCache:
-    cache: fetch.MetadataCache | None = current_app.extensions.get("samldebug.metadata_cache")
-    if cache is None:
-        from .sharing import SharedMetadataCache, store
-
-        cache = SharedMetadataCache(store)
-        current_app.extensions["samldebug.metadata_cache"] = cache
-    return cache
-
-
-def configured_profiles() -> dict[str, profiles.Profile]:
-    found: dict[str, profiles.Profile] = current_app.extensions.get("samldebug.profiles", {})
-    return found
 
 
 def _profile(fields: dict[str, Any], limits: Limits) -> tuple[profiles.Profile | None, list[Finding]]:

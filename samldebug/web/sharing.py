@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, Flask, Response, abort, current_app, jsonify, render_template, request, url_for
+from flask import Blueprint, Flask, Response, abort, jsonify, render_template, request, url_for
 
 from .. import redact
 from ..report import from_json, to_json, to_text
-from ..store import Created, Store, StoreError
+from ..store import Created, StoreError
 from ..store.crypto import Unsealable
-from . import forms, present
-from .views import choices, clock, config, run_analysis
+from . import errors, present
+from .context import clock, config, fields, store
+from .errors import FormError, error_body, wants_json
+from .forms import choices, run_analysis
 
 bp = Blueprint("share", __name__)
 
@@ -24,37 +26,28 @@ DEFAULT_EXPIRY = 7 * 86400
 _ID = re.compile(r"^[A-Za-z0-9_-]{16,32}$")
 
 
-def store() -> Store:
-    existing: Store | None = current_app.extensions.get("samldebug.store")
-    if existing is None:
-        existing = Store(config().database_url)
-        existing.migrate()  # StoreError when the database is down: sharing fails, analysis keeps working
-        current_app.extensions["samldebug.store"] = existing
-    return existing
-
-
 def parse_expiry(value: object) -> int:
     if value is None or value == "":
         return min(DEFAULT_EXPIRY, config().share_max_expiry)
     if not isinstance(value, (str, int)) or isinstance(value, bool):
-        raise forms.FormError(f"'expires_in' must be one of {', '.join(EXPIRY_CHOICES)} or a number of seconds")
+        raise FormError(f"'expires_in' must be one of {', '.join(EXPIRY_CHOICES)} or a number of seconds")
     seconds = EXPIRY_CHOICES.get(value) if isinstance(value, str) else None
     if seconds is None:
         try:
             seconds = int(value)
         except (ValueError, OverflowError):
-            raise forms.FormError(f"'expires_in' must be one of {', '.join(EXPIRY_CHOICES)} or seconds") from None
+            raise FormError(f"'expires_in' must be one of {', '.join(EXPIRY_CHOICES)} or seconds") from None
     if seconds <= 0:
-        raise forms.FormError("'expires_in' must be positive")
+        raise FormError("'expires_in' must be positive")
     return min(seconds, config().share_max_expiry)
 
 
 def share_report(doc: dict[str, Any], fields: dict[str, Any]) -> tuple[Created, dict[str, str]]:
     level = fields.get("redact") or "identity"
     if not isinstance(level, str):
-        raise forms.FormError(f"'redact' must be one of {', '.join(redact.LEVELS)}")
+        raise FormError(f"'redact' must be one of {', '.join(redact.LEVELS)}")
     if level not in redact.LEVELS:
-        raise forms.FormError(f"'redact' must be one of {', '.join(redact.LEVELS)}")
+        raise FormError(f"'redact' must be one of {', '.join(redact.LEVELS)}")
     raw_title = fields.get("title") or ""
     title = raw_title[:200] if isinstance(raw_title, str) else ""
     payload = json.dumps({"report": redact.redact(doc, level), "title": title}).encode()
@@ -69,24 +62,14 @@ def share_report(doc: dict[str, Any], fields: dict[str, Any]) -> tuple[Created, 
     return created, links
 
 
-def _fields() -> dict[str, Any]:
-    if request.is_json:
-        body = request.get_json(silent=True)
-        return body if isinstance(body, dict) else {}
-    return dict(request.form.items())
-
-
 @bp.post("/share")
 def share() -> Any:
-    try:
-        a, report = run_analysis(sharing=True)
-    except forms.FormError as e:
-        return render_template("_report.html", error=str(e), fields={}), 200
+    a, report = run_analysis(sharing=True)
     ctx: dict[str, Any] = present.view(report, config().limits(), clock())
     try:
-        created, links = share_report(to_json(report), _fields())
+        created, links = share_report(to_json(report), fields())
         ctx["shared"] = {"created": created, **links}
-    except forms.FormError as e:
+    except FormError as e:
         ctx["share_error"] = str(e)
     except StoreError:
         ctx["share_error"] = (
@@ -95,6 +78,9 @@ def share() -> Any:
     partial = request.headers.get("HX-Request") == "true"
     ctx.update(profile=a.settings.profile, choices=choices())
     return render_template("_report.html" if partial else "index.html", fields=a.fields, error=None, **ctx)
+
+
+errors.form_page("share.share", lambda message: (render_template("_report.html", error=message, fields={}), 200))
 
 
 def _open(report_id: str, key: str) -> tuple[Any, dict[str, Any]]:
@@ -131,7 +117,7 @@ def permalink(report_id: str, key: str) -> Any:
 def permalink_json(report_id: str, key: str) -> Any:
     meta, data = _open(report_id, key)
     if not data:
-        return jsonify({"error": {"status": 403, "message": "wrong key"}, "exists": _meta_json(meta)}), 403
+        return jsonify(dict(error_body(403, "wrong key"), exists=_meta_json(meta))), 403
     doc = dict(data["report"])
     doc["shared"] = dict(_meta_json(meta), title=data.get("title"))
     return jsonify(doc)
@@ -185,41 +171,11 @@ def store_unavailable(error: StoreError) -> Any:
         "Shared reports are unavailable right now (the report database cannot be reached). "
         "Pasting and analysing still work."
     )
-    if request.path.endswith(".json") or request.path.startswith("/api/"):
-        return jsonify({"error": {"status": 503, "message": message}}), 503
+    if wants_json():
+        return jsonify(error_body(503, message)), 503
     return render_template("error.html", status=503, message="Service unavailable", detail=message), 503
 
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.register_error_handler(StoreError, store_unavailable)
-
-
-__all__ = ["datetime", "init_app", "share_report"]
-
-
-class SharedMetadataCache:
-    """Fetched metadata in the report database, so that every worker and instance reuses one fetch and a
-    metadata host that is down can be bridged with the last good copy. Falls back to nothing (a fresh fetch)
-    when the database is unavailable: sharing metadata is a convenience, not a dependency."""
-
-    def __init__(self, get_store: Any) -> None:
-        self._store = get_store
-
-    def get(self, key: str) -> Any:
-        from ..fetch import Fetched
-
-        try:
-            found = self._store().cache_get(key)
-        except Exception:  # noqa: BLE001 - a cache miss is always a safe answer
-            return None
-        if found is None:
-            return None
-        final_url, fetched_at, body = found
-        return Fetched(url=final_url, body=body, fetched_at=fetched_at, from_cache=True, age_seconds=0)
-
-    def put(self, key: str, fetched: Any) -> None:
-        try:
-            self._store().cache_put(key, fetched.url, fetched.fetched_at, fetched.body)
-        except Exception:  # noqa: BLE001 - failing to cache must not fail the analysis
-            return

@@ -3,40 +3,21 @@ htmx (the report partial swapped in)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, request
+from flask import Blueprint, Response, jsonify, render_template, request
 
-from ..config import AppConfig
+from .. import catalog
+from ..diff import compare
 from ..model import Report
 from ..pipeline import analyze
-from ..report import to_json
-from . import forms, present
+from ..report import to_json, verdict
+from . import errors, forms, present
+from .context import clock, config
+from .errors import error_body
+from .forms import choices, run_analysis
 
 bp = Blueprint("ui", __name__)
-
-
-def clock() -> datetime:
-    fn: Callable[[], datetime] | None = current_app.config.get("CLOCK")
-    return fn() if fn is not None else datetime.now(UTC)
-
-
-def config() -> AppConfig:
-    value: AppConfig = current_app.config["SAMLDEBUG"]
-    return value
-
-
-def run_analysis(sharing: bool = False) -> tuple[forms.Analysis, Report]:
-    a = forms.parse(clock(), sharing=sharing)
-    return a, analyze(a.data, a.settings, now=a.now, notes=a.notes)
-
-
-def choices() -> dict[str, Any]:
-    from .. import profiles
-
-    return {"configured": list(forms.configured_profiles()), "presets": profiles.presets()}
 
 
 def _page(
@@ -56,32 +37,30 @@ def index() -> Any:
     return _page(None, {}, None)
 
 
+def _typed() -> dict[str, str]:
+    return {k: v for k, v in request.form.items() if k != "csrf_token"}
+
+
 @bp.post("/analyze")
 def analyze_page() -> Any:
-    try:
-        a, report = run_analysis()
-    except forms.FormError as e:
-        return _page(None, {k: v for k, v in request.form.items() if k != "csrf_token"}, str(e), 400)
+    a, report = run_analysis()
     return _page(report, a.fields, None, profile=a.settings.profile)
+
+
+errors.form_page("ui.analyze_page", lambda message: _page(None, _typed(), message, 400))
 
 
 @bp.post("/analyze.json")
 def analyze_json() -> Any:
-    try:
-        _, report = run_analysis()
-    except forms.FormError as e:
-        return jsonify({"error": {"status": 400, "message": str(e)}}), 400
+    _, report = run_analysis()
     return jsonify(to_json(report))
 
 
 @bp.post("/analyze.xml")
 def analyze_xml() -> Any:
-    try:
-        _, report = run_analysis()
-    except forms.FormError as e:
-        return jsonify({"error": {"status": 400, "message": str(e)}}), 400
+    _, report = run_analysis()
     if not report.messages:
-        return jsonify({"error": {"status": 400, "message": "No SAML message could be decoded."}}), 400
+        return jsonify(error_body(400, "No SAML message could be decoded.")), 400
     return Response(
         report.messages[0].xml,
         mimetype="application/xml",
@@ -91,8 +70,6 @@ def analyze_xml() -> Any:
 
 @bp.get("/findings")
 def findings_page() -> Any:
-    from .. import catalog
-
     return render_template(
         "findings.html",
         findings=sorted(catalog.findings().values(), key=lambda e: e.code),
@@ -107,19 +84,19 @@ def compare_page() -> Any:
 
 @bp.post("/compare")
 def compare_post() -> Any:
-    from ..diff import compare
-    from ..report import verdict
-
-    fields = {k: v for k, v in request.form.items() if k != "csrf_token"}
+    fields = _typed()
     reports = []
-    try:
-        for side in ("a", "b"):
-            a = forms.parse(clock(), input_field=f"input_{side}")
-            reports.append(analyze(a.data, a.settings, now=a.now, notes=a.notes))
-    except forms.FormError as e:
-        return render_template("compare.html", fields=fields, result=None, error=str(e)), 400
+    for side in ("a", "b"):
+        a = forms.parse(clock(), input_field=f"input_{side}")
+        reports.append(analyze(a.data, a.settings, now=a.now, notes=a.notes))
     result = {
         "differences": compare(reports[0], reports[1]),
         "sides": [{"report": r, "verdict": verdict(r), **present.view(r, config().limits(), clock())} for r in reports],
     }
     return render_template("compare.html", fields=fields, result=result, error=None)
+
+
+errors.form_page(
+    "ui.compare_post",
+    lambda message: (render_template("compare.html", fields=_typed(), result=None, error=message), 400),
+)

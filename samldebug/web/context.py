@@ -1,0 +1,75 @@
+"""What every view needs from the running app, in one place: the operator's config, the clock, the report store,
+the shared metadata cache, the configured SP profiles and keys, and the request's fields."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import current_app, request
+
+from .. import profiles
+from ..config import AppConfig
+from ..fetch import MetadataCache
+from ..store import Store
+from ..store.cache import SharedMetadataCache
+from .errors import FormError
+
+
+def config() -> AppConfig:
+    value: AppConfig = current_app.config["SAMLDEBUG"]
+    return value
+
+
+def clock() -> datetime:
+    """The wall clock (tests inject CLOCK); the core never reads it."""
+    fn: Callable[[], datetime] | None = current_app.config.get("CLOCK")
+    return fn() if fn is not None else datetime.now(UTC)
+
+
+def store() -> Store:
+    """The report store, opened on first use (StoreError when the database is down: sharing fails, analysis
+    keeps working)."""
+    existing: Store | None = current_app.extensions.get("samldebug.store")
+    if existing is None:
+        existing = Store(config().database_url)
+        existing.migrate()
+        current_app.extensions["samldebug.store"] = existing
+    return existing
+
+
+def metadata_cache() -> MetadataCache:
+    """Fetched metadata shared by every worker and instance through the report database."""
+    cache: MetadataCache | None = current_app.extensions.get("samldebug.metadata_cache")
+    if cache is None:
+        cache = SharedMetadataCache(store)
+        current_app.extensions["samldebug.metadata_cache"] = cache
+    return cache
+
+
+def metadata_ca_file() -> str | None:
+    """A CA bundle for metadata fetches (tests serve metadata over TLS from a local CA)."""
+    value: str | None = current_app.config.get("METADATA_CA_FILE")
+    return value
+
+
+def configured_profiles() -> dict[str, profiles.Profile]:
+    found: dict[str, profiles.Profile] = current_app.extensions.get("samldebug.profiles", {})
+    return found
+
+
+def sp_keys() -> tuple[Any, ...]:
+    """The operator's SP private keys (SAMLDEBUG_SP_PRIVATE_KEY_FILE), loaded at start-up."""
+    keys: tuple[Any, ...] = current_app.extensions.get("samldebug.sp_keys", ())
+    return keys
+
+
+def fields() -> dict[str, Any]:
+    """The request's fields: a JSON object body, or the form. The one way views read a request body."""
+    if request.is_json:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise FormError("The JSON body must be an object with an 'input' field.")
+        return body
+    return dict(request.form.items())

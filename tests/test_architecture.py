@@ -1,0 +1,149 @@
+"""The layout rules README's "Layout" section states, checked: no import circle anywhere in samldebug/ (imports
+inside functions included), and the pure core never reaches for a web framework, a terminal library, the
+network or a database."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "samldebug"
+# The shells: everything else is the pure core.
+SHELLS = ("samldebug.cli", "samldebug.__main__", "samldebug.fetch", "samldebug.store", "samldebug.web")
+FORBIDDEN = ("flask", "werkzeug", "click", "urllib3", "socket", "sqlalchemy", "gunicorn", "flask_limiter")
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+MODULES = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def is_shell(name: str) -> bool:
+    return any(name == s or name.startswith(s + ".") for s in SHELLS)
+
+
+def imports_of(name: str) -> set[str]:
+    """Every module `name` imports anywhere in its source (top level, inside functions, under TYPE_CHECKING)."""
+    path = MODULES[name]
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            for alias in node.names:
+                sub = f"{target}.{alias.name}"
+                out.add(sub if sub in MODULES else target)
+    return out
+
+
+def graph() -> dict[str, set[str]]:
+    return {name: {m for m in imports_of(name) if m in MODULES and m != name} for name in MODULES}
+
+
+def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in sorted(edges[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(edges):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_no_import_circle() -> None:
+    assert cycles(graph()) == []
+
+
+def test_cycle_finder_sees_a_circle() -> None:
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_function_level_imports_are_in_the_graph() -> None:
+    """The walk sees imports inside functions (how circles used to hide)."""
+    edges = graph()
+    assert "samldebug.report" in edges["samldebug.web.views"]  # imported inside a view function
+
+
+def test_core_names_no_shell_and_no_forbidden_package() -> None:
+    """Statically, imports inside functions included: a core module imports neither a shell module nor a
+    package that opens sockets, serves HTTP, talks to a database or drives a terminal."""
+    bad = []
+    for name in MODULES:
+        if is_shell(name):
+            continue
+        for target in imports_of(name):
+            top = target.split(".")[0]
+            if top in FORBIDDEN or (target.startswith("samldebug") and is_shell(target)):
+                bad.append(f"{name} imports {target}")
+    assert bad == []
+
+
+# `socket` itself is loaded by the standard library under cryptography (ipaddress → email.utils); the run-time
+# check for it is that no socket is created or name resolved while the core imports and analyses.
+LOADED_NEVER = tuple(m for m in FORBIDDEN if m != "socket")
+_RUNTIME = """
+import importlib, socket, sys
+from datetime import UTC, datetime
+
+def refuse(*args, **kwargs):
+    raise AssertionError("the core opened the network")
+
+socket.socket = socket.create_connection = socket.getaddrinfo = refuse  # type: ignore[assignment, misc]
+for name in CORE:
+    importlib.import_module(name)
+from samldebug.pipeline import analyze
+analyze(SAMPLE, now=datetime(2026, 3, 1, tzinfo=UTC))
+print(sorted(m for m in LOADED_NEVER if m in sys.modules))
+"""
+
+
+def test_importing_every_core_module_loads_no_forbidden_package() -> None:
+    """At run time too: a fresh interpreter imports every core module and analyses a message (with a metadata
+    document inside, the case that used to reach fetch.py); none of these packages gets loaded, no socket opens."""
+    from factory import metadata
+
+    core = [n for n in MODULES if not is_shell(n) and n != "samldebug.catalog.docs"]
+    code = f"CORE = {core!r}\nLOADED_NEVER = {LOADED_NEVER!r}\nSAMPLE = {metadata()!r}\n" + _RUNTIME
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "[]"
+    assert len(core) > 30
