@@ -8,22 +8,25 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from enum import IntEnum
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import click
 
-from . import decrypt, fetch, har, profiles, trust
-from .catalog import finding
+from . import decrypt, fetch, har, profiles
 from .certs import Anchor, CertError, load_certs
-from .config import AppConfig, Limits, Settings
+from .config import AppConfig, Limits, MiB, Settings
 from .decode import mib, oversized
+from .diff import compare
+from .inputs import Inputs, profile_metadata, resolve
+from .instants import parse_instant
 from .model import AnalysisStop, Finding, Report, Severity
 from .pipeline import analyze, stopped
-from .report import dumps, to_text
+from .report import dumps, to_json, to_text
+from .sanitize import sanitize_capture
 
 
 class ExitCode(IntEnum):
@@ -35,8 +38,6 @@ class ExitCode(IntEnum):
 def parse_now(value: str | None) -> datetime:
     if value is None:
         return datetime.now(UTC)
-    from .instants import parse_instant
-
     parsed = parse_instant(value)
     if parsed is None:
         raise click.BadParameter(f"{value!r} is not an ISO 8601 time (e.g. 2026-01-31T12:00:00Z)")
@@ -79,35 +80,33 @@ def _read(src: str, flag: str) -> bytes:
         raise click.BadParameter(f"cannot read {src}: {e.strerror}", param_hint=flag) from None
 
 
-def fetch_policy(allow_hosts: tuple[str, ...], env: dict[str, str]) -> fetch.FetchPolicy:
-    config = AppConfig.load(env)
-    hosts = tuple(h.strip() for h in config.metadata_allowed_hosts.split(",") if h.strip()) + allow_hosts
-    return fetch.FetchPolicy(
-        allowed_hosts=hosts,
-        allow_http=config.metadata_allow_http,
-        allow_private=config.metadata_allow_private,
-        total_timeout=config.metadata_timeout,
-        cache_ttl=config.metadata_cache_ttl,
-    )
+def load_config(max_xml_bytes: int | None = None) -> tuple[AppConfig, Path]:
+    """The operator's configuration, read as the web page reads it (instance/samldebug.toml,
+    SAMLDEBUG_INSTANCE_PATH, SAMLDEBUG_* variables); --max-xml-bytes overrides its limits."""
+    try:
+        config, instance = AppConfig.from_environment()
+    except (ValueError, OSError) as e:
+        raise click.UsageError(f"configuration: {e}") from None
+    if max_xml_bytes is not None:
+        config = replace(
+            config, max_xml_bytes=max_xml_bytes, max_input_bytes=max(config.max_input_bytes, max_xml_bytes * 4)
+        )
+    return config, instance
 
 
-def build_settings(
-    metadata: tuple[str, ...],
-    cert: tuple[str, ...],
-    sp_entity_id: str | None,
-    acs_url: str | None,
-    idp_entity_id: str | None,
-    skew: int,
-    limits: Limits,
-    now: datetime,
-    *,
-    tenant: str | None = None,
-    app_id: str | None = None,
-    cloud: str = "global",
-    allow_hosts: tuple[str, ...] = (),
-    profile: profiles.Profile | None = None,
-    sp_cert: tuple[str, ...] = (),
-) -> tuple[Settings, tuple[Finding, ...]]:
+def _operator_keys(config: AppConfig) -> tuple[Any, ...]:
+    if not config.sp_private_key_file:
+        return ()
+    try:
+        return tuple(decrypt.load_private_keys(_read(config.sp_private_key_file, "SAMLDEBUG_SP_PRIVATE_KEY_FILE")))
+    except decrypt.DecryptError as e:
+        raise click.UsageError(f"SAMLDEBUG_SP_PRIVATE_KEY_FILE: {e}") from None
+
+
+def _metadata(
+    metadata: tuple[str, ...], tenant: str | None, app_id: str | None, cloud: str, profile: profiles.Profile | None
+) -> tuple[list[fetch.MetadataSource], list[tuple[bytes, str, str | None]]]:
+    """--metadata (files and URLs), --tenant/--app-id, else the profile's metadata: sources to fetch, files read."""
     sources: list[fetch.MetadataSource] = []
     files: list[tuple[bytes, str, str | None]] = []
     for src in metadata:
@@ -115,53 +114,82 @@ def build_settings(
             sources.append(fetch.MetadataSource(src, f"metadata {src}"))
         else:
             files.append((_read(src, "--metadata"), f"metadata {Path(src).name}", None))
-    notes: list[Finding] = []
     if tenant:
         try:
-            url = fetch.entra_metadata_url(tenant, app_id, cloud)
+            sources.append(fetch.entra_source(tenant, app_id, cloud))
         except AnalysisStop as stop:
             raise click.BadParameter(stop.finding.title, param_hint="--tenant/--app-id") from None
-        sources.append(fetch.MetadataSource(url, f"Entra metadata ({tenant}{', app ' + app_id if app_id else ''})"))
-    if profile is not None and profile.metadata and not metadata and not tenant:
-        if profile.metadata.startswith(("http://", "https://")):
-            sources.append(fetch.MetadataSource(profile.metadata, f"profile {profile.name} metadata"))
+    location = profile_metadata(profile, given=bool(metadata or tenant))
+    if profile is not None and location is not None:
+        label = f"profile {profile.name} metadata"
+        if location.startswith(("http://", "https://")):
+            sources.append(fetch.MetadataSource(location, label))
         else:
-            files.append((_read(profile.metadata, "--profile"), f"profile {profile.name} metadata", None))
+            files.append((_read(location, "--profile"), label, None))
+    return sources, files
+
+
+def build_settings(
+    config: AppConfig,
+    now: datetime,
+    *,
+    metadata: tuple[str, ...] = (),
+    cert: tuple[str, ...] = (),
+    sp_entity_id: str | None = None,
+    acs_url: str | None = None,
+    idp_entity_id: str | None = None,
+    skew: int | None = None,
+    tenant: str | None = None,
+    app_id: str | None = None,
+    cloud: str = "global",
+    allow_hosts: tuple[str, ...] = (),
+    profile: profiles.Profile | None = None,
+    sp_cert: tuple[str, ...] = (),
+    expected_name_id: str | None = None,
+    decryption_keys: tuple[Any, ...] = (),
+) -> tuple[Settings, tuple[Finding, ...]]:
+    """The flags mapped onto inputs.Inputs; inputs.resolve does the rest, as for the web page."""
+    sources, files = _metadata(metadata, tenant, app_id, cloud, profile)
+    notes: list[Finding] = []
     if sources:
-        fetched, fetch_notes = fetch.fetch_all(
-            sources, fetch_policy(allow_hosts, dict(os.environ)), _CACHE, datetime.now(UTC)
-        )
+        fetched, fetch_notes = fetch.fetch_all(sources, config.fetch_policy(allow_hosts), _CACHE, datetime.now(UTC))
         files += fetched
         notes += fetch_notes
-    found = trust.collect(files, [(_read(src, "--cert"), f"--cert {Path(src).name}") for src in cert], limits, now)
-    bad = [n for n in found.notes if n.code == "bad_certificate"]
-    if bad:
-        raise click.BadParameter(f"{bad[0].where}: {bad[0].actual}", param_hint="--cert")
     sp_anchors: list[Anchor] = []
     for src in sp_cert:
         try:
             sp_anchors += [Anchor(c, f"--sp-cert {Path(src).name}") for c in load_certs(_read(src, "--sp-cert"))]
         except CertError as e:
             raise click.BadParameter(f"{src}: {e}", param_hint="--sp-cert") from None
-    settings = Settings(
+    inputs = Inputs(
         sp_entity_id=sp_entity_id,
         acs_url=acs_url,
         idp_entity_id=idp_entity_id,
         skew=skew,
-        limits=limits,
+        metadata=tuple(files),
+        certs=tuple((_read(src, "--cert"), f"--cert {Path(src).name}") for src in cert),
         sp_anchors=tuple(sp_anchors),
+        expected_name_id=expected_name_id,
+        profile=profile,
+        decryption_keys=decryption_keys,
     )
-    settings = found.apply(settings)
-    if profile is not None:
-        settings = profile.apply(settings)
-    return settings, tuple(notes + found.notes)
+    settings, trust_notes = resolve(inputs, config, now, operator_keys=_operator_keys(config))
+    bad = [n for n in trust_notes if n.code == "bad_certificate"]
+    if bad:
+        raise click.BadParameter(f"{bad[0].where}: {bad[0].actual}", param_hint="--cert")
+    return settings, tuple(notes) + trust_notes
 
 
 _CACHE = fetch.MemoryCache()
 
 
 def resolve_profile(
-    name: str | None, preset: str | None, params: tuple[str, ...], sp_metadata: str | None, limits: Limits
+    name: str | None,
+    preset: str | None,
+    params: tuple[str, ...],
+    sp_metadata: str | None,
+    limits: Limits,
+    profiles_file: str,
 ) -> tuple[profiles.Profile | None, list[Finding]]:
     try:
         if preset:
@@ -174,7 +202,7 @@ def resolve_profile(
         if sp_metadata:
             return profiles.from_sp_metadata(_read(sp_metadata, "--sp-metadata"), limits)
         if name:
-            path = os.environ.get("SAMLDEBUG_PROFILES_FILE") or str(Path("instance") / "profiles.toml")
+            path = profiles_file
             known = profiles.load_profiles(path)
             if name not in known:
                 raise click.BadParameter(
@@ -225,10 +253,14 @@ def main() -> None:
 )
 @click.option("--sp-key-password", envvar="SAMLDEBUG_SP_KEY_PASSWORD", help="Password of an encrypted --sp-key.")
 @click.option("--now", "now_text", metavar="ISO8601", help="Evaluate time checks at this instant (default: now).")
-@click.option("--skew", type=click.IntRange(0, 86400), default=180, show_default=True, help="Clock skew, seconds.")
+@click.option(
+    "--skew", type=click.IntRange(0, 86400), help="Clock skew, seconds (default: SAMLDEBUG_DEFAULT_SKEW, 180)."
+)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option(
-    "--max-xml-bytes", type=click.IntRange(1024, 64 * 1024 * 1024), default=Limits().max_xml_bytes, show_default=True
+    "--max-xml-bytes",
+    type=click.IntRange(1024, 64 * MiB),
+    help="Largest decoded XML message (default: SAMLDEBUG_MAX_XML_BYTES, 1 MiB).",
 )
 def analyze_cmd(
     input_: str,
@@ -251,41 +283,41 @@ def analyze_cmd(
     sp_key: tuple[str, ...],
     sp_key_password: str | None,
     now_text: str | None,
-    skew: int,
+    skew: int | None,
     fmt: str,
-    max_xml_bytes: int,
+    max_xml_bytes: int | None,
 ) -> None:
     """Analyse a SAML message: a file, '-' for stdin, or the pasted text itself."""
     now = parse_now(now_text)
-    limits = Limits(max_xml_bytes=max_xml_bytes, max_input_bytes=max(Limits().max_input_bytes, max_xml_bytes * 4))
+    config, instance = load_config(max_xml_bytes)
+    limits = config.limits()
     data, size = _read_input(input_, limits.max_input_bytes)
-    profile, profile_notes = resolve_profile(profile_name, preset, preset_params, sp_metadata, limits)
+    profiles_file = config.profiles_path(instance)
+    profile, profile_notes = resolve_profile(profile_name, preset, preset_params, sp_metadata, limits, profiles_file)
+    keys = []
+    for path in sp_key:
+        try:
+            keys += decrypt.load_private_keys(_read(path, "--sp-key"), (sp_key_password or "").encode() or None)
+        except decrypt.DecryptError as e:
+            raise click.BadParameter(f"{path}: {e}", param_hint="--sp-key") from None
     settings, notes = build_settings(
-        metadata,
-        cert,
-        sp_entity_id,
-        acs_url,
-        idp_entity_id,
-        skew,
-        limits,
+        config,
         now,
+        metadata=metadata,
+        cert=cert,
+        sp_entity_id=sp_entity_id,
+        acs_url=acs_url,
+        idp_entity_id=idp_entity_id,
+        skew=skew,
         tenant=tenant,
         app_id=app_id,
         cloud=cloud,
         allow_hosts=allow_host,
         profile=profile,
         sp_cert=sp_cert,
+        expected_name_id=expected_name_id,
+        decryption_keys=tuple(keys),
     )
-    if expected_name_id:
-        settings = replace(settings, expected_name_id=expected_name_id)
-    if sp_key:
-        keys = []
-        for path in sp_key:
-            try:
-                keys += decrypt.load_private_keys(_read(path, "--sp-key"), (sp_key_password or "").encode() or None)
-            except decrypt.DecryptError as e:
-                raise click.BadParameter(f"{path}: {e}", param_hint="--sp-key") from None
-        settings = replace(settings, decryption_keys=tuple(keys))
     notes = tuple(profile_notes) + notes
     is_capture = har.looks_like_capture(data[: 64 * 1024])
     cap = limits.max_capture_bytes if is_capture else limits.max_input_bytes
@@ -299,9 +331,6 @@ def analyze_cmd(
     else:
         click.echo(to_text(report, colour=sys.stdout.isatty() and "NO_COLOR" not in os.environ), nl=False)
     sys.exit(int(exit_code(report)))
-
-
-__all__ = ["ExitCode", "finding", "main"]
 
 
 @main.command("serve")
@@ -368,7 +397,7 @@ def presets_cmd() -> None:
 @click.option("--sp-entity-id", help="The SP's entity ID.")
 @click.option("--acs-url", help="The SP's ACS URL.")
 @click.option("--now", "now_text", metavar="ISO8601", help="Evaluate both at this instant (default: now).")
-@click.option("--skew", type=click.IntRange(0, 86400), default=180, show_default=True)
+@click.option("--skew", type=click.IntRange(0, 86400), help="Clock skew, seconds (default: SAMLDEBUG_DEFAULT_SKEW).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def diff_cmd(
     first: str,
@@ -378,18 +407,16 @@ def diff_cmd(
     sp_entity_id: str | None,
     acs_url: str | None,
     now_text: str | None,
-    skew: int,
+    skew: int | None,
     fmt: str,
 ) -> None:
     """Compare two sign-ins (e.g. a working and a failing user): the differences that matter."""
-    from dataclasses import asdict
-
-    from .diff import compare
-    from .report import to_json
-
     now = parse_now(now_text)
-    limits = Limits()
-    settings, notes = build_settings(metadata, cert, sp_entity_id, acs_url, None, skew, limits, now)
+    config, _instance = load_config()
+    limits = config.limits()
+    settings, notes = build_settings(
+        config, now, metadata=metadata, cert=cert, sp_entity_id=sp_entity_id, acs_url=acs_url, skew=skew
+    )
     reports = []
     for source in (first, second):
         data, _size = _read_input(source, limits.max_input_bytes)
@@ -423,8 +450,6 @@ def diff_cmd(
 def sanitize_cmd(input_: str, output: str | None) -> None:
     """Remove cookies, tokens, passwords and signature values from a HAR / SAML-tracer export, keeping the SAML
     messages diagnosable (and unreplayable)."""
-    from .sanitize import sanitize_capture
-
     limits = Limits()
     data, _size = _read_input(input_, limits.max_capture_bytes, limits.max_capture_bytes)
     try:

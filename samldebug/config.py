@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from .certs import Anchor
+from .entra import CLOUDS
 
 MiB = 1024 * 1024
 
@@ -52,8 +60,26 @@ class Settings:
     limits: Limits = field(default_factory=Limits)
 
 
-def _env_bool(value: str) -> bool:
-    return value.strip().lower() in ("1", "true", "yes", "on")
+@dataclass(frozen=True)
+class FetchPolicy:
+    """What a metadata fetch may do. Built from the operator's configuration (AppConfig.fetch_policy); tests
+    loosen it explicitly."""
+
+    allowed_hosts: tuple[str, ...] = tuple(CLOUDS.values())  # host names (or IP literals), port not restricted
+    allow_http: bool = False  # HTTPS only by default
+    allow_private: bool = False  # loopback/link-local/private/… addresses refused unless True (tests, labs)
+    connect_timeout: float = 3.0  # seconds, per connection
+    total_timeout: float = 8.0  # seconds, the whole fetch: DNS, every redirect hop, the whole body
+    max_bytes: int = 2 * MiB
+    max_redirects: int = 3  # each hop re-checked against allowed_hosts and the address rules
+    cache_ttl: int = 3600  # seconds a cached copy is served without fetching again
+    offline: bool = False  # serve only from the cache, whatever the copy's age (Fetched says it)
+    ca_file: str | None = None  # CA bundle for TLS verification; None: the system's default bundle
+
+
+# Words operators write for booleans in the environment, beyond msgspec's true/false/1/0.
+_BOOL_WORDS = {"yes": "true", "on": "true", "no": "false", "off": "false"}
+_FIELD_PATH = re.compile(r"`\$\.([a-z_]+)`")
 
 
 @dataclass(frozen=True)
@@ -68,7 +94,7 @@ class AppConfig:
     max_input_bytes: int = 4 * MiB  # largest single pasted message (raw text)
     max_xml_bytes: int = 1 * MiB  # largest decoded XML message
     default_skew: int = 180  # seconds of clock skew when the form leaves it empty
-    metadata_allowed_hosts: str = "login.microsoftonline.com,login.microsoftonline.us,login.partner.microsoftonline.cn"
+    metadata_allowed_hosts: str = ",".join(CLOUDS.values())  # the Entra login hosts
     metadata_allow_http: bool = False  # allow http:// metadata URLs
     metadata_allow_private: bool = False  # allow metadata hosts on loopback/private addresses (tests, labs)
     metadata_timeout: float = 8.0  # seconds, whole fetch
@@ -81,30 +107,51 @@ class AppConfig:
     sp_private_key_file: str = ""  # an SP private key (PEM) used to decrypt encrypted assertions for everyone
 
     @classmethod
-    def load(cls, env: dict[str, str], file_values: dict[str, object] | None = None) -> AppConfig:
-        import dataclasses
-
+    def load(cls, env: Mapping[str, str], file_values: Mapping[str, object] | None = None) -> AppConfig:
+        """`file_values` (samldebug.toml) overridden by SAMLDEBUG_* variables; text converted by msgspec."""
         values: dict[str, object] = {}
-        for f in dataclasses.fields(cls):
-            raw: object = (file_values or {}).get(f.name, None)
-            env_value = env.get(f"SAMLDEBUG_{f.name.upper()}")
-            if env_value is not None:
-                raw = env_value
+        for f in fields(cls):
+            raw = env.get(f"SAMLDEBUG_{f.name.upper()}", (file_values or {}).get(f.name))
             if raw is None:
                 continue
-            kind = f.type if isinstance(f.type, str) else f.type.__name__
-            try:
-                if kind == "bool":
-                    values[f.name] = raw if isinstance(raw, bool) else _env_bool(str(raw))
-                elif kind == "int":
-                    values[f.name] = int(str(raw))
-                elif kind == "float":
-                    values[f.name] = float(str(raw))
-                else:
-                    values[f.name] = str(raw)
-            except ValueError:
-                raise ValueError(f"SAMLDEBUG_{f.name.upper()}: {raw!r} is not a valid {kind}") from None
-        return cls(**values)  # type: ignore[arg-type]
+            if f.type == "bool" and isinstance(raw, str):
+                raw = _BOOL_WORDS.get(raw.strip().lower(), raw.strip().lower())
+            values[f.name] = raw
+        try:
+            return msgspec.convert(values, cls, strict=False)
+        except msgspec.ValidationError as e:
+            m = _FIELD_PATH.search(str(e))
+            name = f"SAMLDEBUG_{m.group(1).upper()}" if m else "samldebug configuration"
+            raise ValueError(f"{name}: {e}") from None
+
+    @classmethod
+    def from_instance(cls, env: Mapping[str, str], instance: str | Path | None = None) -> tuple[AppConfig, Path]:
+        """The operator's configuration as the web page and the CLI both read it: samldebug.toml in the instance
+        folder (SAMLDEBUG_INSTANCE_PATH, else `instance`, else ./instance), overridden by the environment."""
+        folder = Path(env.get("SAMLDEBUG_INSTANCE_PATH") or instance or "instance").resolve()
+        file = folder / "samldebug.toml"
+        file_values = tomllib.loads(file.read_text(encoding="utf-8")) if file.is_file() else {}
+        return cls.load(env, file_values), folder
+
+    @classmethod
+    def from_environment(cls) -> tuple[AppConfig, Path]:
+        return cls.from_instance(os.environ)
+
+    def fetch_policy(self, extra_hosts: tuple[str, ...] = (), ca_file: str | None = None) -> FetchPolicy:
+        """The one FetchPolicy for metadata URLs, whichever shell asks."""
+        hosts = tuple(h.strip() for h in self.metadata_allowed_hosts.split(",") if h.strip())
+        return FetchPolicy(
+            allowed_hosts=hosts + tuple(h for h in extra_hosts if h not in hosts),
+            allow_http=self.metadata_allow_http,
+            allow_private=self.metadata_allow_private,
+            total_timeout=self.metadata_timeout,
+            cache_ttl=self.metadata_cache_ttl,
+            max_bytes=self.max_xml_bytes,
+            ca_file=ca_file,
+        )
+
+    def profiles_path(self, instance: Path) -> str:
+        return self.profiles_file or str(instance / "profiles.toml")
 
     def limits(self) -> Limits:
         return Limits(max_input_bytes=self.max_input_bytes, max_xml_bytes=self.max_xml_bytes)

@@ -45,7 +45,7 @@ from urllib3.exceptions import (
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 from .catalog import clip, finding
-from .config import MiB
+from .config import FetchPolicy, MiB
 from .decode import strip_bom
 from .entra import CLOUDS, GUID, TENANT_INDEPENDENT
 from .instants import iso
@@ -69,22 +69,6 @@ _HTML = re.compile(
 
 
 # --- policy and results -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FetchPolicy:
-    """What a fetch may do. Built from the operator's configuration; tests loosen it explicitly."""
-
-    allowed_hosts: tuple[str, ...] = tuple(CLOUDS.values())  # host names (or IP literals), port not restricted
-    allow_http: bool = False  # HTTPS only by default
-    allow_private: bool = False  # loopback/link-local/private/… addresses refused unless True (tests, labs)
-    connect_timeout: float = 3.0  # seconds, per connection
-    total_timeout: float = 8.0  # seconds, the whole fetch: DNS, every redirect hop, the whole body
-    max_bytes: int = 2 * MiB
-    max_redirects: int = 3  # each hop re-checked against allowed_hosts and the address rules
-    cache_ttl: int = 3600  # seconds a cached copy is served without fetching again
-    offline: bool = False  # serve only from the cache, whatever the copy's age (Fetched says it)
-    ca_file: str | None = None  # CA bundle for TLS verification; None: the system's default bundle
 
 
 @dataclass(frozen=True)
@@ -812,3 +796,10 @@ def fetch_all(
             notes.append(note)
         docs.append((got.body, src.label, src.url))
     return docs, notes
+
+
+def entra_source(tenant: str, app_id: str | None, cloud: str = "global") -> MetadataSource:
+    """An Entra app's (or tenant's) federation metadata as a source; AnalysisStop(entra_id_invalid) when the
+    tenant or app ID is not one."""
+    url = entra_metadata_url(tenant, app_id, cloud)
+    return MetadataSource(url, f"Entra metadata ({tenant}{', app ' + app_id if app_id else ''})")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -74,7 +73,7 @@ def test_literal_pasted_text_is_accepted() -> None:
     assert "unverified" in r.output  # no anchor given
 
 
-def test_20_mib_paste_is_refused_fast_and_bounded(tmp_path: Path) -> None:
+def test_20_mib_paste_is_refused_and_bounded(tmp_path: Path) -> None:
     big = tmp_path / "big.txt"
     with big.open("wb") as fh:
         chunk = b"QUFB" * 262144  # 1 MiB of base64
@@ -86,16 +85,12 @@ def test_20_mib_paste_is_refused_fast_and_bounded(tmp_path: Path) -> None:
         "\nhwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]"
         "\nprint('RSS_KB', hwm, file=sys.stderr); sys.exit(code)"
     )
-    runs = []
-    for _ in range(3):  # the best of three: this machine is shared and noisy
-        start = time.monotonic()
-        proc = subprocess.run([sys.executable, "-c", script, str(big)], capture_output=True, timeout=60)
-        runs.append(time.monotonic() - start)
+    # How fast the refusal is belongs to benchmarks/; here: refused, and never the whole input in memory.
+    proc = subprocess.run([sys.executable, "-c", script, str(big)], capture_output=True, timeout=60)
     assert proc.returncode == 1
     doc = json.loads(proc.stdout)
     assert [f["code"] for f in doc["findings"]] == ["oversized_input"]
     assert doc["findings"][0]["actual"] == "20.0 MiB"
-    assert min(runs) < 2.0, runs  # target 1 s including interpreter start-up; measured ~0.45 s on a quiet machine
     rss_kb = int(proc.stderr.decode().split("RSS_KB")[1].split()[0])
     # VmHWM, not ru_maxrss: ru_maxrss survives exec and would report the forking pytest process.
     assert rss_kb < 120_000, rss_kb  # never the whole 20 MiB (plus copies) in memory
@@ -104,3 +99,31 @@ def test_20_mib_paste_is_refused_fast_and_bounded(tmp_path: Path) -> None:
 def test_python_m_entry_point() -> None:
     proc = subprocess.run([sys.executable, "-m", "samldebug", "--help"], capture_output=True, timeout=30)
     assert proc.returncode == 0 and b"analyze" in proc.stdout
+
+
+def test_analyze_honours_the_instance_configuration(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """`samldebug analyze` reads instance/samldebug.toml (found through SAMLDEBUG_INSTANCE_PATH) like the web
+    page: the operator's default skew, XML limit and profiles file apply; flags still win."""
+    instance = tmp_path / "inst"
+    instance.mkdir()
+    (instance / "samldebug.toml").write_text("default_skew = 77\nmax_xml_bytes = 4096\n")
+    (instance / "profiles.toml").write_text(f'[profiles.acme]\nsp_entity_id = "{SP_ENTITY_ID}"\n')
+    monkeypatch.setenv("SAMLDEBUG_INSTANCE_PATH", str(instance))
+    monkeypatch.delenv("SAMLDEBUG_PROFILES_FILE", raising=False)
+    (tmp_path / "resp.b64").write_text(b64(signed_response()))
+    r = invoke("analyze", str(tmp_path / "resp.b64"), "--format", "json", "--now", NOW, "--profile", "acme")
+    doc = json.loads(r.output)
+    assert doc["skew"] == 77
+    assert any(f["code"] == "oversized_input" for f in doc["findings"])  # the signed response is > 4096 bytes
+    r = invoke("analyze", str(tmp_path / "resp.b64"), "--format", "json", "--now", NOW, "--skew", "5")
+    assert json.loads(r.output)["skew"] == 5
+
+
+def test_cli_and_web_share_one_fetch_policy() -> None:
+    """The policy keeps max_bytes and ca_file whichever shell builds it (the CLI's copy used to drop both)."""
+    from samldebug.config import AppConfig
+
+    config = AppConfig.load({"SAMLDEBUG_MAX_XML_BYTES": "2048", "SAMLDEBUG_METADATA_ALLOW_HTTP": "yes"})
+    policy = config.fetch_policy(("extra.test",), ca_file="/tmp/ca.pem")
+    assert policy.max_bytes == 2048 and policy.ca_file == "/tmp/ca.pem" and policy.allow_http
+    assert policy.allowed_hosts[-1] == "extra.test" and "login.microsoftonline.com" in policy.allowed_hosts

@@ -12,7 +12,7 @@ import pytest
 from conftest import CORPUS, codes, run
 
 from samldebug.cli import build_settings
-from samldebug.config import Limits
+from samldebug.config import AppConfig, Limits
 from samldebug.decrypt import load_private_keys
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -33,7 +33,7 @@ def _settings_for(cert: str | None):  # type: ignore[no-untyped-def]
     pem = (str(CORPUS / cert),) if cert and cert.endswith(".pem") else ()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # some upstream certs carry negative serials
-        return build_settings(md, pem, None, None, None, 180, Limits(), NOW)
+        return build_settings(AppConfig(), NOW, metadata=md, cert=pem, skew=180)
 
 
 def _cases(with_cert: bool) -> list:  # type: ignore[type-arg]

@@ -25,10 +25,9 @@ from metaserver import LocalCA, MetaServer, Reply, free_port, make_ca
 
 from samldebug import fetch, metadata
 from samldebug.certs import Anchor, load_certs
-from samldebug.config import Limits
+from samldebug.config import FetchPolicy, Limits
 from samldebug.fetch import (
     Fetched,
-    FetchPolicy,
     MemoryCache,
     cache_note,
     entra_metadata_url,

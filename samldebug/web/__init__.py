@@ -9,7 +9,6 @@ import dataclasses
 import logging
 import os
 import secrets
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -54,11 +53,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         instance_relative_config=True,
     )
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-    file_values: dict[str, object] = {}
-    file = Path(app.instance_path) / "samldebug.toml"
-    if file.is_file():
-        file_values = tomllib.loads(file.read_text(encoding="utf-8"))
-    settings = AppConfig.load(dict(os.environ), file_values)
+    settings, _folder = AppConfig.from_instance(os.environ, app.instance_path)
     overrides = {k.lower(): v for k, v in (config or {}).items() if k.lower() in AppConfig.__dataclass_fields__}
     if overrides:
         settings = dataclasses.replace(settings, **overrides)
@@ -76,8 +71,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     app.config.update({k: v for k, v in (config or {}).items() if k.isupper()})
     catalog.load_all()  # a broken data file fails at start-up, not on a user's request
-    profiles_path = settings.profiles_file or str(Path(app.instance_path) / "profiles.toml")
-    app.extensions["samldebug.profiles"] = profiles.load_profiles(profiles_path)
+    app.extensions["samldebug.profiles"] = profiles.load_profiles(settings.profiles_path(Path(app.instance_path)))
     profiles.presets()
     if settings.sp_private_key_file:
         key_data = Path(settings.sp_private_key_file).read_bytes()

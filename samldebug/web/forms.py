@@ -9,16 +9,17 @@ expires_in, redact, title (read by sharing.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from flask import request
 from werkzeug.datastructures import FileStorage
 
-from .. import decrypt, fetch, profiles, trust
+from .. import decrypt, fetch, profiles
 from ..certs import Anchor, CertError, load_certs
 from ..config import AppConfig, Limits, Settings
+from ..inputs import Inputs, profile_metadata, resolve
 from ..instants import parse_instant
 from ..model import AnalysisStop, Finding, Report
 from ..pipeline import analyze
@@ -74,27 +75,52 @@ def parse_now(text: str) -> datetime:
 def parse(clock: datetime, *, sharing: bool = False, input_field: str = "input") -> Analysis:
     """`sharing`: the share button re-sends the form; the report's own evaluation instant (share_now) is
     reused when the user gave none, so the stored report is the one they saw."""
-    limits = config().limits()
+    cfg = config()
     fields = _fields()
-    upload = _file("file", config().max_upload_bytes) if input_field == "input" else None
+    upload = _file("file", cfg.max_upload_bytes) if input_field == "input" else None
     data = upload if upload is not None else _text(fields, input_field).encode("utf-8")
     if not data.strip():
         raise FormError("Nothing to analyse: paste a SAML message or choose a file.")
-    metadata_docs = []
+    profile, profile_notes = _profile(fields, cfg.limits())
+    documents = _metadata_documents(fields, cfg)
+    fetched, fetch_notes = _fetched_metadata(fields, cfg, profile, clock, given=bool(documents))
+    now = _now(fields, sharing) or clock
+    inputs = Inputs(
+        sp_entity_id=_text(fields, "sp_entity_id"),
+        acs_url=_text(fields, "acs_url"),
+        idp_entity_id=_text(fields, "idp_entity_id"),
+        skew=_skew(fields),
+        metadata=tuple(documents + fetched),
+        certs=tuple(_cert_documents(fields)),
+        sp_anchors=_sp_anchors(fields),
+        required_claims=_claims(fields),
+        name_id_format=_text(fields, "name_id_format"),
+        expected_name_id=_text(fields, "expected_name_id"),
+        profile=profile,
+        decryption_keys=_decryption_keys(fields),
+    )
+    settings, trust_notes = resolve(inputs, cfg, now, operator_keys=sp_keys())
+    hidden = ("input", "csrf_token", "sp_key", "sp_key_password")  # keys are never echoed back into the page
+    shown = {k: str(v) for k, v in fields.items() if k not in hidden and isinstance(v, (str, int))}
+    return Analysis(data, settings, now, tuple(profile_notes + fetch_notes) + trust_notes, shown)
+
+
+def _metadata_documents(fields: dict[str, Any], cfg: AppConfig) -> list[tuple[bytes, str, str | None]]:
+    """Metadata pasted or uploaded."""
+    docs: list[tuple[bytes, str, str | None]] = []
     md_text = _text(fields, "metadata")
     if md_text:
-        metadata_docs.append((md_text.encode("utf-8"), "pasted metadata"))
-    md_file = _file("metadata_file", limits.max_xml_bytes * 2)
+        docs.append((md_text.encode("utf-8"), "pasted metadata", None))
+    md_file = _file("metadata_file", cfg.limits().max_xml_bytes * 2)
     if md_file:
-        metadata_docs.append((md_file, "uploaded metadata"))
-    cert_docs = []
-    cert_text = _text(fields, "cert")
-    if cert_text:
-        cert_docs.append((cert_text.encode("utf-8"), "pasted certificate"))
-    cert_file = _file("cert_file", 256 * 1024)
-    if cert_file:
-        cert_docs.append((cert_file, "uploaded certificate"))
-    profile, profile_notes = _profile(fields, limits)
+        docs.append((md_file, "uploaded metadata", None))
+    return docs
+
+
+def _fetched_metadata(
+    fields: dict[str, Any], cfg: AppConfig, profile: profiles.Profile | None, clock: datetime, *, given: bool
+) -> tuple[list[tuple[bytes, str, str | None]], list[Finding]]:
+    """Metadata from a URL, from tenant + app ID, or from the profile's URL when nothing else was given."""
     sources = []
     md_url = _text(fields, "metadata_url")
     if md_url:
@@ -102,92 +128,78 @@ def parse(clock: datetime, *, sharing: bool = False, input_field: str = "input")
     tenant = _text(fields, "tenant")
     if tenant:
         app_id = _text(fields, "app_id") or None
-        cloud = _text(fields, "cloud") or "global"
         try:
-            url = fetch.entra_metadata_url(tenant, app_id, cloud)
+            sources.append(fetch.entra_source(tenant, app_id, _text(fields, "cloud") or "global"))
         except AnalysisStop as stop:
             raise FormError(stop.finding.title) from None
-        sources.append(fetch.MetadataSource(url, f"Entra metadata ({tenant}{', app ' + app_id if app_id else ''})"))
-    if profile is not None and profile.metadata and not (sources or metadata_docs):
-        if profile.metadata.startswith(("http://", "https://")):
-            sources.append(fetch.MetadataSource(profile.metadata, f"profile {profile.name} metadata"))
-    fetch_notes: list[Finding] = []
-    fetched: list[tuple[bytes, str, str | None]] = []
-    if sources:
-        fetched, fetch_notes = fetch.fetch_all(sources, _policy(config()), metadata_cache(), clock)
-    docs: list[tuple[bytes, str, str | None]] = [(d, label, None) for d, label in metadata_docs] + fetched
-    sp_anchors: list[Anchor] = []
-    sp_cert_text = _text(fields, "sp_cert")
-    if sp_cert_text:
-        try:
-            sp_anchors = [Anchor(c, "pasted SP certificate") for c in load_certs(sp_cert_text.encode())]
-        except CertError as e:
-            raise FormError(f"The SP certificate does not load: {e}") from None
+    location = profile_metadata(profile, given=given or bool(sources))
+    if profile is not None and location is not None and location.startswith(("http://", "https://")):
+        sources.append(fetch.MetadataSource(location, f"profile {profile.name} metadata"))
+    if not sources:
+        return [], []
+    return fetch.fetch_all(sources, cfg.fetch_policy(ca_file=metadata_ca_file()), metadata_cache(), clock)
 
-    skew_text = str(fields.get("skew", "") or "").strip()
+
+def _cert_documents(fields: dict[str, Any]) -> list[tuple[bytes, str]]:
+    docs = []
+    cert_text = _text(fields, "cert")
+    if cert_text:
+        docs.append((cert_text.encode("utf-8"), "pasted certificate"))
+    cert_file = _file("cert_file", 256 * 1024)
+    if cert_file:
+        docs.append((cert_file, "uploaded certificate"))
+    return docs
+
+
+def _sp_anchors(fields: dict[str, Any]) -> tuple[Anchor, ...]:
+    sp_cert_text = _text(fields, "sp_cert")
+    if not sp_cert_text:
+        return ()
     try:
-        skew = int(skew_text) if skew_text else config().default_skew
+        return tuple(Anchor(c, "pasted SP certificate") for c in load_certs(sp_cert_text.encode()))
+    except CertError as e:
+        raise FormError(f"The SP certificate does not load: {e}") from None
+
+
+def _skew(fields: dict[str, Any]) -> int | None:
+    skew_text = str(fields.get("skew", "") or "").strip()
+    if not skew_text:
+        return None
+    try:
+        skew = int(skew_text)
     except ValueError:
         raise FormError(f"'skew' must be a whole number of seconds, not {skew_text!r}.") from None
     if not 0 <= skew <= 86400:
         raise FormError("'skew' must be between 0 and 86400 seconds.")
+    return skew
+
+
+def _now(fields: dict[str, Any], sharing: bool) -> datetime | None:
     now_text = str(fields.get("now", "") or "").strip()
     if sharing and not now_text:
         now_text = str(fields.get("share_now", "") or "").strip()
-    found_now = parse_now(now_text) if now_text else None
+    return parse_now(now_text) if now_text else None
+
+
+def _claims(fields: dict[str, Any]) -> tuple[str, ...]:
     claims_raw = fields.get("required_claims", "")
     if isinstance(claims_raw, list):
         if not all(isinstance(c, str) for c in claims_raw):
             raise FormError("'required_claims' must be a list of claim names (strings).")
-        claims = claims_raw
-    else:
-        claims = str(claims_raw).replace(",", "\n").splitlines()
-    now = found_now or clock
-    found = trust.collect(docs, cert_docs, limits, now)
-    settings = Settings(
-        sp_entity_id=_text(fields, "sp_entity_id") or None,
-        acs_url=_text(fields, "acs_url") or None,
-        idp_entity_id=_text(fields, "idp_entity_id") or None,
-        skew=skew,
-        limits=limits,
-        required_claims=tuple(c.strip() for c in claims if str(c).strip()),
-        name_id_format=_text(fields, "name_id_format") or None,
-        sp_anchors=tuple(sp_anchors),
-        expected_name_id=_text(fields, "expected_name_id") or None,
-    )
-    settings = found.apply(settings)
-    if profile is not None:
-        settings = profile.apply(settings)
-    keys = _decryption_keys(fields)
-    if keys:
-        settings = replace(settings, decryption_keys=keys)
-    hidden = ("input", "csrf_token", "sp_key", "sp_key_password")  # keys are never echoed back into the page
-    shown = {k: str(v) for k, v in fields.items() if k not in hidden and isinstance(v, (str, int))}
-    return Analysis(data, settings, now, tuple(profile_notes + fetch_notes + found.notes), shown)
+        return tuple(claims_raw)
+    return tuple(str(claims_raw).replace(",", "\n").splitlines())
 
 
 def _decryption_keys(fields: dict[str, Any]) -> tuple[Any, ...]:
-    """The SP private key for this analysis (pasted or uploaded), else the operator's configured one."""
+    """The SP private key for this analysis (pasted or uploaded); none: the operator's configured one."""
     pasted = _text(fields, "sp_key").encode() or _file("sp_key_file", 1024 * 1024)
     password = _text(fields, "sp_key_password").encode() or None
-    if pasted:
-        try:
-            return tuple(decrypt.load_private_keys(pasted, password))
-        except decrypt.DecryptError as e:
-            raise FormError(f"The SP private key does not load: {e}") from None
-    return sp_keys()
-
-
-def _policy(config: AppConfig) -> fetch.FetchPolicy:
-    return fetch.FetchPolicy(
-        allowed_hosts=tuple(h.strip() for h in config.metadata_allowed_hosts.split(",") if h.strip()),
-        allow_http=config.metadata_allow_http,
-        allow_private=config.metadata_allow_private,
-        total_timeout=config.metadata_timeout,
-        cache_ttl=config.metadata_cache_ttl,
-        max_bytes=config.max_xml_bytes,
-        ca_file=metadata_ca_file(),
-    )
+    if not pasted:
+        return ()
+    try:
+        return tuple(decrypt.load_private_keys(pasted, password))
+    except decrypt.DecryptError as e:
+        raise FormError(f"The SP private key does not load: {e}") from None
 
 
 def _profile(fields: dict[str, Any], limits: Limits) -> tuple[profiles.Profile | None, list[Finding]]:
