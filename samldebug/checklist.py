@@ -6,12 +6,13 @@ Each row names the value seen, the value expected and the exact Entra field to c
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from . import catalog
 from .config import Settings
-from .model import ChecklistRow, EntraError, Finding, Message, SignatureStatus, Values
+from .entra import GUID
+from .model import ChecklistRow, EntraError, Finding, Message, SignatureResult, SignatureStatus, Values
 
 BASIC = "Basic SAML Configuration"
 CLAIMS = "Attributes & Claims"
@@ -22,7 +23,6 @@ FIELD_IDENTIFIER = f"{BASIC} → Identifier (Entity ID)"
 FIELD_REPLY = f"{BASIC} → Reply URL (Assertion Consumer Service URL)"
 ASSIGNMENT_CODES = {"50105", "50177", "65001", "50020", "50034", "90072"}
 CA_CODES = {"50076", "50079", "75011", "53003", "53000", "53001", "53002", "53004", "50074", "50158"}
-_GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 
 
 def name_id_source(values: Values) -> str | None:
@@ -33,7 +33,7 @@ def name_id_source(values: Values) -> str | None:
     # Mail addresses and UPNs compare case-insensitively: a NameID in another case is still that attribute.
     attrs = {a.name.rsplit("/", 1)[-1].lower(): {v.lower() for v in a.values} for a in values.attributes}
     folded = name_id.lower()
-    if folded in attrs.get("objectidentifier", set()) or _GUID.match(name_id):
+    if folded in attrs.get("objectidentifier", set()) or GUID.match(name_id):
         return "user.objectid"
     if folded in attrs.get("emailaddress", set()):
         return "user.mail"
@@ -54,220 +54,246 @@ def _row(
     return ChecklistRow(step, item, state, seen, expected, field, note)
 
 
-def build(
+@dataclass(frozen=True)
+class Evidence:
+    """What the rows are judged from: the first response / assertion and AuthnRequest, the finding codes, the
+    Entra errors, the SP's expectations."""
+
+    codes: frozenset[str]
+    response: Message | None
+    request: Message | None
+    values: Values | None  # the response's trusted values, else its unverified ones
+    errors: Sequence[EntraError]
+    settings: Settings
+    relay_state: str | None
+
+    @property
+    def profile(self) -> object:
+        return self.settings.profile
+
+    @property
+    def issued(self) -> bool:
+        """A sign-in happened: the IdP issued an assertion naming a subject (not an error status)."""
+        return bool(self.values is not None and self.values.name_id and "idp_error_status" not in self.codes)
+
+    @property
+    def signature(self) -> SignatureResult | None:
+        return self.response.signature if self.response else None
+
+
+def _evidence(
     messages: Sequence[Message],
     findings: Sequence[Finding],
     errors: Sequence[EntraError],
     settings: Settings,
-    relay_state: str | None = None,
-) -> tuple[ChecklistRow, ...]:
-    codes = {f.code for f in findings}
+    relay_state: str | None,
+) -> Evidence:
     response = next((m for m in messages if m.kind in ("response", "assertion")), None)
-    request = next((m for m in messages if m.kind == "authn_request"), None)
-    profile = settings.profile
-    values = (response.trusted or response.unverified) if response else None
-    rows: list[ChecklistRow] = []
-    unverified = response is not None and response.trusted is None
-    issued = bool(values is not None and values.name_id and "idp_error_status" not in codes)  # a sign-in happened
+    return Evidence(
+        codes=frozenset(f.code for f in findings),
+        response=response,
+        request=next((m for m in messages if m.kind == "authn_request"), None),
+        values=(response.trusted or response.unverified) if response else None,
+        errors=errors,
+        settings=settings,
+        relay_state=relay_state,
+    )
 
-    # -- Basic SAML Configuration --------------------------------------------------------------------------
-    seen_id = (values.audiences[0] if values and values.audiences else None) or (
+
+def _identifier_row(ev: Evidence) -> ChecklistRow:
+    values, request = ev.values, ev.request
+    seen = (values.audiences[0] if values and values.audiences else None) or (
         request.unverified.issuer if request else None
     )
-    bad_id = codes & {"audience_mismatch", "request_issuer_mismatch"}
-    state = "fail" if bad_id else ("ok" if seen_id and settings.sp_entity_id else "unknown")
-    rows.append(
-        _row(
-            BASIC,
-            "Identifier (Entity ID) = Audience / request Issuer",
-            state,
-            seen_id,
-            settings.sp_entity_id,
-            FIELD_IDENTIFIER,
-        )
+    bad = ev.codes & {"audience_mismatch", "request_issuer_mismatch"}
+    state = "fail" if bad else ("ok" if seen and ev.settings.sp_entity_id else "unknown")
+    return _row(
+        BASIC,
+        "Identifier (Entity ID) = Audience / request Issuer",
+        state,
+        seen,
+        ev.settings.sp_entity_id,
+        FIELD_IDENTIFIER,
     )
+
+
+def _reply_url_row(ev: Evidence) -> ChecklistRow:
+    values, request = ev.values, ev.request
     recipient = next((sc.recipient for sc in values.subject_confirmations if sc.recipient), None) if values else None
-    seen_reply = (
-        recipient or (values.destination if values else None) or (request.unverified.acs_url if request else None)
+    seen = recipient or (values.destination if values else None) or (request.unverified.acs_url if request else None)
+    bad = ev.codes & {"recipient_mismatch", "destination_mismatch", "acs_url_not_registered"}
+    state = "fail" if bad else ("ok" if seen and ev.settings.acs_url else "unknown")
+    return _row(
+        BASIC, "Reply URL = Recipient / Destination / request ACS URL", state, seen, ev.settings.acs_url, FIELD_REPLY
     )
-    bad_reply = codes & {"recipient_mismatch", "destination_mismatch", "acs_url_not_registered"}
-    state = "fail" if bad_reply else ("ok" if seen_reply and settings.acs_url else "unknown")
-    rows.append(
-        _row(
-            BASIC,
-            "Reply URL = Recipient / Destination / request ACS URL",
-            state,
-            seen_reply,
-            settings.acs_url,
-            FIELD_REPLY,
-        )
-    )
-    sign_on = getattr(profile, "sign_on_url", None)
-    idp_initiated = "idp_initiated" in codes
-    rows.append(
-        _row(
-            BASIC,
-            "Sign on URL",
-            "unknown",
-            "IdP-initiated sign-in" if idp_initiated else None,
-            sign_on,
-            f"{BASIC} → Sign on URL",
-            "Set it to the SP's login URL when users must start at the SP." if idp_initiated else None,
-        )
-    )
-    expected_relay = getattr(profile, "relay_state", None)
-    relay_state_value = (
-        "ok"
-        if expected_relay and relay_state == expected_relay
-        else ("fail" if expected_relay and relay_state and relay_state != expected_relay else "unknown")
-    )
-    rows.append(_row(BASIC, "Relay State", relay_state_value, relay_state, expected_relay, f"{BASIC} → Relay State"))
 
-    # -- Attributes & Claims --------------------------------------------------------------------------------
-    if values is not None:
-        fmt = values.name_id_format
-        expected_fmt = settings.name_id_format
-        state = (
-            "fail"
-            if "name_id_format_mismatch" in codes
-            else ("ok" if expected_fmt and fmt == expected_fmt else "unknown")
-        )
-        rows.append(
-            _row(
-                CLAIMS,
-                "Unique User Identifier (Name ID) format",
-                state,
-                fmt,
-                expected_fmt,
-                f"{CLAIMS} → Unique User Identifier (Name ID) → Choose name identifier format",
-            )
-        )
-        source = name_id_source(values)
-        expected_source = getattr(profile, "name_id_source", None)
-        state = "unknown"
-        if expected_source and source:
-            state = "ok" if expected_source in source else "fail"
-        if "name_id_missing" in codes:
-            state = "fail"
-        rows.append(
-            _row(
-                CLAIMS,
-                "Unique User Identifier (Name ID) source",
-                state,
-                source,
-                expected_source,
-                f"{CLAIMS} → Unique User Identifier (Name ID) → Source attribute",
-            )
-        )
-        present = {a.name: a for a in values.attributes}
-        for claim in settings.required_claims:
-            attr = present.get(claim)
-            if attr is None:
-                state, seen = "fail", "missing"
-            elif not any(v.strip() for v in attr.values):
-                state, seen = "fail", "empty"
-            else:
-                state, seen = "ok", ", ".join(attr.values)[:120]
-            known = catalog.claim_by_name(claim)
-            rows.append(
-                _row(
-                    CLAIMS,
-                    f"Required claim {known.friendly if known else claim}",
-                    state,
-                    seen,
-                    claim,
-                    f"{CLAIMS} → Add new claim / edit the claim named {claim}",
-                )
-            )
+
+def _sign_on_row(ev: Evidence) -> ChecklistRow:
+    idp_initiated = "idp_initiated" in ev.codes
+    return _row(
+        BASIC,
+        "Sign on URL",
+        "unknown",
+        "IdP-initiated sign-in" if idp_initiated else None,
+        getattr(ev.profile, "sign_on_url", None),
+        f"{BASIC} → Sign on URL",
+        "Set it to the SP's login URL when users must start at the SP." if idp_initiated else None,
+    )
+
+
+def _relay_state_row(ev: Evidence) -> ChecklistRow:
+    expected = getattr(ev.profile, "relay_state", None)
+    seen = ev.relay_state
+    state = "ok" if expected and seen == expected else ("fail" if expected and seen and seen != expected else "unknown")
+    return _row(BASIC, "Relay State", state, seen, expected, f"{BASIC} → Relay State")
+
+
+def basic_configuration(ev: Evidence) -> list[ChecklistRow]:
+    return [_identifier_row(ev), _reply_url_row(ev), _sign_on_row(ev), _relay_state_row(ev)]
+
+
+def _name_id_rows(ev: Evidence, values: Values) -> list[ChecklistRow]:
+    fmt = values.name_id_format
+    expected_fmt = ev.settings.name_id_format
+    fmt_state = (
+        "fail"
+        if "name_id_format_mismatch" in ev.codes
+        else ("ok" if expected_fmt and fmt == expected_fmt else "unknown")
+    )
+    source = name_id_source(values)
+    expected_source = getattr(ev.profile, "name_id_source", None)
+    source_state = "unknown"
+    if expected_source and source:
+        source_state = "ok" if expected_source in source else "fail"
+    if "name_id_missing" in ev.codes:
+        source_state = "fail"
+    return [
+        _row(
+            CLAIMS,
+            "Unique User Identifier (Name ID) format",
+            fmt_state,
+            fmt,
+            expected_fmt,
+            f"{CLAIMS} → Unique User Identifier (Name ID) → Choose name identifier format",
+        ),
+        _row(
+            CLAIMS,
+            "Unique User Identifier (Name ID) source",
+            source_state,
+            source,
+            expected_source,
+            f"{CLAIMS} → Unique User Identifier (Name ID) → Source attribute",
+        ),
+    ]
+
+
+def _required_claim_row(claim: str, values: Values) -> ChecklistRow:
+    attr = next((a for a in reversed(values.attributes) if a.name == claim), None)
+    if attr is None:
+        state, seen = "fail", "missing"
+    elif not any(v.strip() for v in attr.values):
+        state, seen = "fail", "empty"
     else:
-        rows.append(_row(CLAIMS, "Claims", "unknown", None, None, CLAIMS, "No assertion in the evidence."))
+        state, seen = "ok", ", ".join(attr.values)[:120]
+    known = catalog.claim_by_name(claim)
+    return _row(
+        CLAIMS,
+        f"Required claim {known.friendly if known else claim}",
+        state,
+        seen,
+        claim,
+        f"{CLAIMS} → Add new claim / edit the claim named {claim}",
+    )
 
-    # -- Users and groups -----------------------------------------------------------------------------------
-    assignment = [e for e in errors if e.code in ASSIGNMENT_CODES]
+
+def attributes_and_claims(ev: Evidence) -> list[ChecklistRow]:
+    values = ev.values
+    if values is None:
+        return [_row(CLAIMS, "Claims", "unknown", None, None, CLAIMS, "No assertion in the evidence.")]
+    return _name_id_rows(ev, values) + [_required_claim_row(c, values) for c in ev.settings.required_claims]
+
+
+def users_and_groups(ev: Evidence) -> list[ChecklistRow]:
+    assignment = [e for e in ev.errors if e.code in ASSIGNMENT_CODES]
+    item = "The user may use the app"
     if assignment:
-        rows.append(
+        return [
             _row(
                 USERS,
-                "The user may use the app",
+                item,
                 "fail",
                 f"AADSTS{assignment[0].code}",
                 "assigned",
                 f"{USERS} → Add user/group",
                 "Assign the user, or a group they are in, to the app.",
             )
-        )
-    elif issued:
-        rows.append(_row(USERS, "The user may use the app", "ok", "Entra issued an assertion", "assigned", USERS))
-    else:
-        rows.append(_row(USERS, "The user may use the app", "unknown", None, "assigned", USERS))
+        ]
+    if ev.issued:
+        return [_row(USERS, item, "ok", "Entra issued an assertion", "assigned", USERS)]
+    return [_row(USERS, item, "unknown", None, "assigned", USERS)]
 
-    # -- SAML Certificates ----------------------------------------------------------------------------------
-    sig = response.signature if response else None
-    required = getattr(profile, "signing", None)
-    if sig is not None and sig.status is SignatureStatus.VALID:
-        signed = set(sig.signed_elements)
-        ok = required is None or (required == "both" and signed >= {"response", "assertion"}) or required in signed
-        rows.append(
-            _row(
-                CERTS,
-                "Signing Option",
-                "ok" if ok else "fail",
-                " and ".join(sorted(signed)),
-                required,
-                f"{CERTS} → Edit → Signing Option",
-            )
+
+def _signing_option_row(ev: Evidence) -> ChecklistRow:
+    sig = ev.signature
+    required = getattr(ev.profile, "signing", None)
+    field = f"{CERTS} → Edit → Signing Option"
+    if sig is None or sig.status is not SignatureStatus.VALID:
+        return _row(CERTS, "Signing Option", "unknown", sig.status.value if sig else None, required, field)
+    signed = set(sig.signed_elements)
+    ok = required is None or (required == "both" and signed >= {"response", "assertion"}) or required in signed
+    return _row(CERTS, "Signing Option", "ok" if ok else "fail", " and ".join(sorted(signed)), required, field)
+
+
+def _signing_algorithm_rows(ev: Evidence) -> list[ChecklistRow]:
+    sig = ev.signature
+    if sig is None or not sig.signatures:
+        return []
+    return [
+        _row(
+            CERTS,
+            "Signing Algorithm SHA-256",
+            "fail" if "sha1_signature" in ev.codes else "ok",
+            (sig.signatures[0].signature_method or "?").rsplit("#", 1)[-1],
+            "rsa-sha256",
+            f"{CERTS} → Edit → Signing Algorithm",
         )
-    else:
-        rows.append(
-            _row(
-                CERTS,
-                "Signing Option",
-                "unknown",
-                sig.status.value if sig else None,
-                required,
-                f"{CERTS} → Edit → Signing Option",
-            )
-        )
-    if sig is not None and sig.signatures:
-        sha1 = "sha1_signature" in codes
-        rows.append(
-            _row(
-                CERTS,
-                "Signing Algorithm SHA-256",
-                "fail" if sha1 else "ok",
-                (sig.signatures[0].signature_method or "?").rsplit("#", 1)[-1],
-                "rsa-sha256",
-                f"{CERTS} → Edit → Signing Algorithm",
-            )
-        )
-    cert_state, note = "unknown", None
-    if codes & {"cert_rolled", "signed_by_unknown_key"}:
-        cert_state, note = "fail", "The SP's certificate is not the one Entra signs with: rollover done or pending."
+    ]
+
+
+def _current_certificate_row(ev: Evidence) -> ChecklistRow:
+    sig = ev.signature
+    state, note = "unknown", None
+    if ev.codes & {"cert_rolled", "signed_by_unknown_key"}:
+        state, note = "fail", "The SP's certificate is not the one Entra signs with: rollover done or pending."
     elif sig is not None and sig.key is not None:
         days = sig.key.days_left
         if days is not None and days < 60:
-            cert_state, note = "fail", f"The signing certificate expires in {days} days: create and activate a new one."
+            state, note = "fail", f"The signing certificate expires in {days} days: create and activate a new one."
         else:
-            cert_state = "ok"
-    rows.append(
-        _row(
-            CERTS,
-            "The SP has Entra's current signing certificate",
-            cert_state,
-            sig.key.sha1 if sig is not None and sig.key is not None else None,
-            None,
-            f"{CERTS} → Federation Metadata XML / Certificate (Base64)",
-            note,
-        )
+            state = "ok"
+    return _row(
+        CERTS,
+        "The SP has Entra's current signing certificate",
+        state,
+        sig.key.sha1 if sig is not None and sig.key is not None else None,
+        None,
+        f"{CERTS} → Federation Metadata XML / Certificate (Base64)",
+        note,
     )
 
-    # -- Conditional Access ---------------------------------------------------------------------------------
-    ca = [e for e in errors if e.code in CA_CODES]
+
+def saml_certificates(ev: Evidence) -> list[ChecklistRow]:
+    return [_signing_option_row(ev), *_signing_algorithm_rows(ev), _current_certificate_row(ev)]
+
+
+def conditional_access(ev: Evidence) -> list[ChecklistRow]:
+    item = "Sign-in meets the policies"
+    ca = [e for e in ev.errors if e.code in CA_CODES]
     if ca:
-        rows.append(
+        return [
             _row(
                 CA,
-                "Sign-in meets the policies",
+                item,
                 "fail",
                 f"AADSTS{ca[0].code}",
                 "no policy failure",
@@ -275,25 +301,33 @@ def build(
                 "Scope the policy to exclude or fit this app, or let users satisfy MFA / a compliant device "
                 "(embedded web views cannot always do interactive MFA).",
             )
-        )
-    elif issued:
-        rows.append(_row(CA, "Sign-in meets the policies", "ok", "an assertion was issued", None, "Conditional Access"))
-    else:
-        rows.append(_row(CA, "Sign-in meets the policies", "unknown", None, None, "Conditional Access"))
-    if unverified:
-        # A ✓ read from an unsigned message says what the message claims, not what Entra is configured with.
-        rows = [
-            ChecklistRow(
-                r.step,
-                r.item,
-                r.state,
-                r.seen,
-                r.expected,
-                r.field,
-                ((r.note + " ") if r.note else "") + "(seen in unverified values)",
-            )
-            if r.state == "ok"
-            else r
-            for r in rows
         ]
+    if ev.issued:
+        return [_row(CA, item, "ok", "an assertion was issued", None, "Conditional Access")]
+    return [_row(CA, item, "unknown", None, None, "Conditional Access")]
+
+
+def _mark_unverified(rows: list[ChecklistRow]) -> list[ChecklistRow]:
+    """A ✓ read from an unsigned message says what the message claims, not what Entra is configured with."""
+    return [
+        replace(r, note=((r.note + " ") if r.note else "") + "(seen in unverified values)") if r.state == "ok" else r
+        for r in rows
+    ]
+
+
+STEPS = (basic_configuration, attributes_and_claims, users_and_groups, saml_certificates, conditional_access)
+
+
+def build(
+    messages: Sequence[Message],
+    findings: Sequence[Finding],
+    errors: Sequence[EntraError],
+    settings: Settings,
+    relay_state: str | None = None,
+) -> tuple[ChecklistRow, ...]:
+    """The setup steps in Entra's order, each judged from the same evidence."""
+    ev = _evidence(messages, findings, errors, settings, relay_state)
+    rows = [row for step in STEPS for row in step(ev)]
+    if ev.response is not None and ev.response.trusted is None:
+        rows = _mark_unverified(rows)
     return tuple(rows)
