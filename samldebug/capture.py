@@ -18,9 +18,7 @@ from .catalog import finding
 from .config import Settings
 from .decode import decode
 from .instants import iso, parse_time
-from .model import AnalysisStop, EntraError, Finding, Flow, Message, Severity, TimelineEntry
-
-SEVERITY_ORDER = {"error": 2, "warning": 1, "info": 0}
+from .model import AnalysisStop, EntraError, Finding, Flow, Message, TimelineEntry
 
 
 @dataclass
@@ -36,7 +34,8 @@ class CaptureResult:
 
 
 def _worst(found: list[Finding]) -> str | None:
-    return max((f.severity.value for f in found), key=lambda s: SEVERITY_ORDER[s], default=None)
+    worst = max((f.severity for f in found), key=lambda s: s.rank, default=None)
+    return worst.value if worst else None
 
 
 def analyze_capture(
@@ -78,9 +77,7 @@ def analyze_capture(
             errors = explain.errors_in_input(e.text or "") if e.text else []
             found = explain.aadsts_findings(errors)
             out.errors.extend(errors)
-            out.findings.extend(
-                Finding(f.code, f.severity, f.title, f.expected, f.actual, f.fix, e.where, None) for f in found
-            )
+            out.findings.extend(replace(f, where=e.where, message=None) for f in found)
             out.timeline.append(_timeline(e, "error", None, _worst(found)))
             continue
         key = (e.parameter or "", e.value or "")
@@ -111,18 +108,7 @@ def analyze_capture(
                 message_value=e.value,
             )
         except AnalysisStop as stop:
-            out.findings.append(
-                Finding(
-                    stop.finding.code,
-                    stop.finding.severity,
-                    stop.finding.title,
-                    stop.finding.expected,
-                    stop.finding.actual,
-                    stop.finding.fix,
-                    e.where,
-                    None,
-                )
-            )
+            out.findings.append(replace(stop.finding, where=e.where, message=None))
             out.timeline.append(_timeline(e, "undecodable", None, stop.finding.severity.value))
             continue
         msg_findings = [f.at(index) for f in [*decoded.findings, *result.findings]]
@@ -268,6 +254,3 @@ def _check_pair(request: Message, response: Message, relay: dict[int, str | None
             )
         )
     return out
-
-
-__all__ = ["CaptureResult", "Severity", "analyze_capture", "pair"]

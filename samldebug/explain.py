@@ -15,12 +15,12 @@ from urllib.parse import parse_qsl, urlsplit
 
 from . import catalog
 from .catalog import finding
-from .model import EntraError, Finding, Severity
+from .entra import GUID_TEXT
+from .model import EntraError, Finding
 
 _AADSTS = re.compile(r"AADSTS(\d{4,8})\b(?::?\s*([^\r\n]*))?")
-_GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-_TRACE = re.compile(rf"(?:Trace ID|Request Id|\"?trace_id\"?|\"?requestId\"?)\W{{1,4}}({_GUID})", re.I)
-_CORRELATION = re.compile(rf"(?:Correlation ID|\"?correlation_id\"?|\"?correlationId\"?)\W{{1,4}}({_GUID})", re.I)
+_TRACE = re.compile(rf"(?:Trace ID|Request Id|\"?trace_id\"?|\"?requestId\"?)\W{{1,4}}({GUID_TEXT})", re.I)
+_CORRELATION = re.compile(rf"(?:Correlation ID|\"?correlation_id\"?|\"?correlationId\"?)\W{{1,4}}({GUID_TEXT})", re.I)
 _TIMESTAMP = re.compile(
     r"(?:Timestamp|\"?timestamp\"?)\W{1,4}(\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:\.\d+)?Z?)", re.I
 )
@@ -214,6 +214,3 @@ def status_errors(status_message: str | None, status_detail: str | None) -> list
         if text:
             found += [e for e in find_aadsts(text, source) if e.code not in {f.code for f in found}]
     return found
-
-
-__all__ = ["EntraError", "Severity", "aadsts_findings", "errors_in_input", "find_aadsts", "library_findings"]

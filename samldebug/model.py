@@ -6,7 +6,7 @@ One `Finding` type is used everywhere. `Report` is what `analyze()` returns and 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -45,7 +45,7 @@ class Finding:
     message: int | None = None  # index into Report.messages; None for input-level findings
 
     def at(self, message: int) -> Finding:
-        return Finding(self.code, self.severity, self.title, self.expected, self.actual, self.fix, self.where, message)
+        return replace(self, message=message)
 
 
 class AnalysisStop(Exception):
