@@ -63,3 +63,17 @@ def test_core_does_not_import_flask() -> None:
     code = "import sys, samldebug, samldebug.cli; print('flask' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_data_file_entries_are_checked_by_their_schema() -> None:
+    """The data files' shapes are msgspec Structs: a missing or empty text, an unknown category or an unknown key
+    fails loading with the entry named."""
+    import pytest
+
+    from samldebug.catalog import CatalogError, _entry
+
+    good = {"severity": "error", "category": "config", "title": "t", "cause": "c", "fix": "f"}
+    assert _entry("x", good).severity.value == "error"
+    for bad in ({**good, "fix": "  "}, {**good, "category": "nope"}, {**good, "extra": 1}, {"severity": "error"}):
+        with pytest.raises(CatalogError, match=r"findings.toml \[x\]"):
+            _entry("x", bad)

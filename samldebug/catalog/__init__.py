@@ -11,11 +11,91 @@ import tomllib
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Annotated, Any, Literal, TypeVar, get_args
+
+import msgspec
 
 from ..model import Finding, Severity
 
-CATEGORIES = ("attack", "signature", "trust", "config", "time", "status", "input", "info")
+Category = Literal["attack", "signature", "trust", "config", "time", "status", "input", "info"]
+CATEGORIES: tuple[str, ...] = get_args(Category)
+AadstsCategory = Literal[
+    "app-config",
+    "user",
+    "assignment",
+    "conditional-access",
+    "mfa",
+    "credentials",
+    "federation",
+    "request",
+    "token",
+    "tenant",
+    "service",
+    "device",
+    "consent",
+]
+AADSTS_CATEGORIES: tuple[str, ...] = get_args(AadstsCategory)
+Text = Annotated[str, msgspec.Meta(pattern=r"\S")]  # a string with something in it
+AnyText = str
+
+
+# The shape of each data-file entry, checked by msgspec: types, required keys, no unknown keys.
+class _FindingRaw(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    severity: Severity
+    category: Category
+    title: Text
+    cause: Text
+    fix: Text
+    settings: tuple[str, ...] = ()
+
+
+class _AadstsRaw(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    title: Text
+    category: AadstsCategory
+    severity: Severity
+    saml: bool
+    cause: Text
+    fix: Annotated[tuple[Text, ...], msgspec.Meta(min_length=1)]
+    settings: tuple[Text, ...] = ()
+    finding: str | None = None
+
+
+class _ClaimRaw(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    uri: Text
+    friendly: Text
+    source: AnyText
+    multi: bool
+    notes: Text
+
+
+class _NameIdRaw(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    short: Text
+    stable: bool
+    notes: Text
+
+
+class _MessageRaw(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    library: Text
+    pattern: Text
+    finding: Text
+    note: Text
+
+
+class _LibraryRaw(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    name: Text
+    default_skew_seconds: int  # -1: unknown
+    notes: Text
+    skew_setting: AnyText = ""
+
+
+_R = TypeVar("_R", bound=msgspec.Struct)
+
+
+def _check(raw: object, shape: type[_R], where: str) -> _R:
+    try:
+        return msgspec.convert(raw, shape)
+    except msgspec.ValidationError as e:
+        raise CatalogError(f"{where}: {e}") from None
 
 
 @dataclass(frozen=True)
@@ -38,27 +118,8 @@ class CatalogError(ValueError):
 
 
 def _entry(code: str, raw: dict[str, object]) -> Entry:
-    for key in ("severity", "category", "title", "cause", "fix"):
-        value = raw.get(key)
-        if not isinstance(value, str) or not value.strip():
-            raise CatalogError(f"findings.toml [{code}]: '{key}' must be a non-empty string")
-    if raw["category"] not in CATEGORIES:
-        raise CatalogError(f"findings.toml [{code}]: unknown category {raw['category']!r}")
-    settings = raw.get("settings", [])
-    if not isinstance(settings, list) or not all(isinstance(s, str) for s in settings):
-        raise CatalogError(f"findings.toml [{code}]: 'settings' must be a list of strings")
-    unknown = set(raw) - {"severity", "category", "title", "cause", "fix", "settings"}
-    if unknown:
-        raise CatalogError(f"findings.toml [{code}]: unknown keys {sorted(unknown)}")
-    return Entry(
-        code=code,
-        severity=Severity(str(raw["severity"])),
-        category=str(raw["category"]),
-        title=str(raw["title"]),
-        cause=str(raw["cause"]),
-        fix=str(raw["fix"]),
-        settings=tuple(settings),
-    )
+    r = _check(raw, _FindingRaw, f"findings.toml [{code}]")
+    return Entry(code, r.severity, r.category, r.title, r.cause, r.fix, r.settings)
 
 
 @cache
@@ -102,11 +163,6 @@ def clip(text: str, limit: int = 200) -> str:
 
 
 # --- AADSTS codes, claims, NameID formats, SP-library messages (data files beside this module) ----------------
-
-AADSTS_CATEGORIES = (
-    "app-config user assignment conditional-access mfa credentials federation request token tenant service "
-    "device consent"
-).split()
 
 
 @dataclass(frozen=True)
@@ -160,20 +216,6 @@ def _load(name: str) -> dict[str, Any]:
     return tomllib.loads(resources.files(__package__).joinpath(name).read_text(encoding="utf-8"))
 
 
-def _str(where: str, raw: dict[str, Any], key: str, empty_ok: bool = False) -> str:
-    value = raw.get(key)
-    if not isinstance(value, str) or (not empty_ok and not value.strip()):
-        raise CatalogError(f"{where}: '{key}' must be a{'' if empty_ok else ' non-empty'} string")
-    return value
-
-
-def _strs(where: str, raw: dict[str, Any], key: str) -> tuple[str, ...]:
-    value = raw.get(key, [])
-    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-        raise CatalogError(f"{where}: '{key}' must be a list of non-empty strings")
-    return tuple(value)
-
-
 @cache
 def aadsts() -> dict[str, AadstsEntry]:
     out = {}
@@ -181,28 +223,10 @@ def aadsts() -> dict[str, AadstsEntry]:
         where = f"aadsts.toml [{code}]"
         if not code.isdigit():
             raise CatalogError(f"{where}: the key must be the numeric code")
-        category = _str(where, raw, "category")
-        if category not in AADSTS_CATEGORIES:
-            raise CatalogError(f"{where}: unknown category {category!r}")
-        related = raw.get("finding")
-        if related is not None and related not in findings():
-            raise CatalogError(f"{where}: finding {related!r} is not a known finding code")
-        if not isinstance(raw.get("saml"), bool):
-            raise CatalogError(f"{where}: 'saml' must be true or false")
-        fix = _strs(where, raw, "fix")
-        if not fix:
-            raise CatalogError(f"{where}: 'fix' needs at least one step")
-        out[code] = AadstsEntry(
-            code=code,
-            title=_str(where, raw, "title"),
-            category=category,
-            severity=Severity(_str(where, raw, "severity")),
-            saml=raw["saml"],
-            cause=_str(where, raw, "cause"),
-            fix=fix,
-            settings=_strs(where, raw, "settings"),
-            finding=related,
-        )
+        r = _check(raw, _AadstsRaw, where)
+        if r.finding is not None and r.finding not in findings():
+            raise CatalogError(f"{where}: finding {r.finding!r} is not a known finding code")
+        out[code] = AadstsEntry(code, r.title, r.category, r.severity, r.saml, r.cause, r.fix, r.settings, r.finding)
     return out
 
 
@@ -218,17 +242,8 @@ def claims() -> dict[str, Claim]:
     for key, raw in _claims_data().items():
         if key == "nameid":
             continue
-        where = f"claims.toml [{key}]"
-        if not isinstance(raw.get("multi"), bool):
-            raise CatalogError(f"{where}: 'multi' must be true or false")
-        claim = Claim(
-            key=key,
-            uri=_str(where, raw, "uri"),
-            friendly=_str(where, raw, "friendly"),
-            source=_str(where, raw, "source", empty_ok=True),
-            multi=raw["multi"],
-            notes=_str(where, raw, "notes"),
-        )
+        r = _check(raw, _ClaimRaw, f"claims.toml [{key}]")
+        claim = Claim(key, r.uri, r.friendly, r.source, r.multi, r.notes)
         out[claim.uri] = claim
     return out
 
@@ -245,10 +260,8 @@ def claim_by_name(name: str) -> Claim | None:
 def nameid_formats() -> dict[str, NameIdFormat]:
     out = {}
     for uri, raw in _claims_data().get("nameid", {}).items():
-        where = f"claims.toml [nameid.{uri}]"
-        if not isinstance(raw.get("stable"), bool):
-            raise CatalogError(f"{where}: 'stable' must be true or false")
-        out[uri] = NameIdFormat(uri, _str(where, raw, "short"), raw["stable"], _str(where, raw, "notes"))
+        r = _check(raw, _NameIdRaw, f"claims.toml [nameid.{uri}]")
+        out[uri] = NameIdFormat(uri, r.short, r.stable, r.notes)
     return out
 
 
@@ -257,28 +270,23 @@ def library_messages() -> tuple[LibraryMessage, ...]:
     out = []
     for i, raw in enumerate(_load("splib.toml").get("message", [])):
         where = f"splib.toml message #{i + 1}"
-        code = _str(where, raw, "finding")
-        if code not in findings():
-            raise CatalogError(f"{where}: finding {code!r} is not a known finding code")
+        r = _check(raw, _MessageRaw, where)
+        if r.finding not in findings():
+            raise CatalogError(f"{where}: finding {r.finding!r} is not a known finding code")
         try:
-            pattern = re.compile(_str(where, raw, "pattern"), re.I)
+            pattern = re.compile(r.pattern, re.I)
         except re.error as e:
             raise CatalogError(f"{where}: bad pattern: {e}") from None
-        out.append(LibraryMessage(_str(where, raw, "library"), pattern, code, _str(where, raw, "note")))
+        out.append(LibraryMessage(r.library, pattern, r.finding, r.note))
     return tuple(out)
 
 
 @cache
 def libraries() -> dict[str, Library]:
     out = {}
-    for raw in _load("splib.toml").get("library", []):
-        name = _str("splib.toml library", raw, "name")
-        skew = raw.get("default_skew_seconds")
-        if not isinstance(skew, int):
-            raise CatalogError(f"splib.toml library {name}: 'default_skew_seconds' must be an integer")
-        out[name] = Library(
-            name, skew, str(raw.get("skew_setting", "")), _str(f"splib.toml library {name}", raw, "notes")
-        )
+    for i, raw in enumerate(_load("splib.toml").get("library", [])):
+        r = _check(raw, _LibraryRaw, f"splib.toml library #{i + 1}")
+        out[r.name] = Library(r.name, r.default_skew_seconds, r.skew_setting, r.notes)
     return out
 
 
