@@ -147,3 +147,36 @@ def test_importing_every_core_module_loads_no_forbidden_package() -> None:
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "[]"
     assert len(core) > 30
+
+
+MAX_LINES = 120
+# TODO(TRUST): signature.verify is being split into named steps (and decrypt.decrypt_assertion, 131 lines, is in
+# the same owner's module); remove these exemptions when that lands.
+LONG_FUNCTIONS_PENDING = {("samldebug.signature", "verify"), ("samldebug.decrypt", "decrypt_assertion")}
+
+
+def long_functions() -> dict[tuple[str, str], int]:
+    out = {}
+    for name, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                if length > MAX_LINES:
+                    out[(name, node.name)] = length
+    return out
+
+
+def test_no_function_over_120_lines() -> None:
+    found = long_functions()
+    assert set(found) - LONG_FUNCTIONS_PENDING == set(), found
+    stale = LONG_FUNCTIONS_PENDING - set(found)
+    assert not stale, f"split done: remove {stale} from LONG_FUNCTIONS_PENDING"
+
+
+def test_complexity_is_enforced_by_ruff() -> None:
+    """ruff's C901 (max-complexity 40) and PLR0915 run over samldebug/ in `make lint`; the config says so."""
+    import tomllib
+
+    config = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"]["ruff"]["lint"]
+    assert {"C901", "PLR0915"} <= set(config["select"])
+    assert config["mccabe"]["max-complexity"] <= 40
