@@ -26,7 +26,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 sys.path.insert(0, str(HERE.parent))
 
-from cryptography.hazmat.primitives import hashes  # noqa: E402
+from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import padding  # noqa: E402
 from factory import ACS_URL, ISSUER, SP_ENTITY_ID, T0, ResponseSpec, build_response, idp_key, sign, to_bytes  # noqa: E402
 from lxml import etree  # noqa: E402
@@ -117,7 +117,7 @@ def make_python3_saml(b64: str) -> Callable[[], None] | None:
     except ImportError:
         return None
     cert_b64 = base64.b64encode(
-        idp_key().cert.public_bytes(__import__("cryptography").hazmat.primitives.serialization.Encoding.DER)
+        idp_key().cert.public_bytes(serialization.Encoding.DER)
     ).decode()
     settings = OneLogin_Saml2_Settings(
         {

@@ -180,3 +180,22 @@ def test_complexity_is_enforced_by_ruff() -> None:
     config = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"]["ruff"]["lint"]
     assert {"C901", "PLR0915"} <= set(config["select"])
     assert config["mccabe"]["max-complexity"] <= 40
+
+
+def test_corpus_driven_tests_fail_at_collection_without_the_corpus(tmp_path: Path) -> None:
+    """Without ../shared/corpus the corpus tests must fail, never run zero cases and pass."""
+    import os
+
+    env = dict(os.environ, SAMLDEBUG_TEST_CORPUS=str(tmp_path / "nowhere"))
+    files = ["tests/test_corpus.py", "tests/test_golden.py", "tests/test_report_schema.py", "tests/test_decrypt.py"]
+    for file in files:
+        proc = subprocess.run(
+            [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", file],
+            capture_output=True,
+            text=True,
+            cwd=PACKAGE.parent,
+            env=env,
+            check=False,
+        )
+        assert proc.returncode != 0, (file, proc.stdout[-500:])
+        assert "corpus is missing" in proc.stdout + proc.stderr, (file, proc.stdout[-1500:])

@@ -13,8 +13,8 @@ import zlib
 from collections.abc import Callable
 
 import pytest
-from conftest import entra_settings
 from factory import DS, build_response, idp_key, make_keypair, sign, to_bytes
+from helpers import entra_settings
 from lxml import etree
 
 from samldebug.certs import Anchor

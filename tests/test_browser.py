@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 from browser import PageWatch, shot
-from conftest import CORPUS
 from factory import ACS_URL, SP_ENTITY_ID, ResponseSpec, b64, build_response, metadata, signed_response, to_bytes
+from helpers import CORPUS
 from webutil import live_server, make_app
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"

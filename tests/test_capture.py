@@ -10,8 +10,8 @@ from pathlib import Path
 import harfactory as hf
 import pytest
 from click.testing import CliRunner
-from conftest import codes, entra_settings
 from factory import ResponseSpec
+from helpers import codes, entra_settings
 
 from samldebug.cli import main
 from samldebug.pipeline import analyze

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import codes, entra_settings, run
 from factory import T0, ResponseSpec, build_response, signed_response, to_bytes
+from helpers import codes, entra_settings, run
 
 from samldebug.checks.hints import near_miss
 from samldebug.instants import duration, parse_time

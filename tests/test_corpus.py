@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import json
+import base64
 import warnings
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS, codes, run
+from helpers import CORPUS, codes, corpus_manifest, run
 
 from samldebug.cli import build_settings
 from samldebug.config import AppConfig, Limits
 from samldebug.decrypt import load_private_keys
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
-MANIFEST = json.loads((CORPUS / "MANIFEST.json").read_text()) if (CORPUS / "MANIFEST.json").is_file() else []
+MANIFEST = corpus_manifest()
 
 
 def sp_key_for(file: str) -> Path | None:
@@ -50,9 +50,7 @@ def test_manifest_verdict_with_cert(entry: dict) -> None:  # type: ignore[type-a
     settings, notes = _settings_for(entry["expected"]["verification_cert"])
     data = (CORPUS / entry["file"]).read_bytes()
     key = sp_key_for(entry["file"])
-    if key is not None and b"EncryptedAssertion" in (
-        data if b"<" in data[:100] else __import__("base64").b64decode(data)
-    ):
+    if key is not None and b"EncryptedAssertion" in (data if b"<" in data[:100] else base64.b64decode(data)):
         settings = replace(settings, decryption_keys=tuple(load_private_keys(key.read_bytes())))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -7,8 +7,8 @@ import zlib
 from urllib.parse import quote, urlencode
 
 import pytest
-from conftest import codes, run
 from factory import signed_response
+from helpers import codes, entra_settings, run
 
 from samldebug.config import Limits
 from samldebug.decode import decode
@@ -110,7 +110,7 @@ def test_input_cap_checked_before_decoding() -> None:
 
 
 def test_xml_cap() -> None:
-    report = run(XML, __import__("conftest").entra_settings(limits=Limits(max_xml_bytes=1024)))
+    report = run(XML, entra_settings(limits=Limits(max_xml_bytes=1024)))
     assert "oversized_input" in codes(report)
     assert report.messages == ()
 

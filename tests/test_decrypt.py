@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import json
 import os
 import re
 import warnings
@@ -15,7 +14,6 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS
 from cryptography import x509
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives import hashes, serialization
@@ -24,6 +22,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.serialization import pkcs12
 from factory import DS, SAML, SAMLP, KeyPair, ResponseSpec, build_assertion, idp_key, make_keypair, sign
+from helpers import corpus_manifest
 from lxml import etree
 from signxml import SignatureConfiguration, XMLVerifier  # type: ignore[attr-defined]
 from signxml.algorithms import DigestAlgorithm, SignatureMethod
@@ -47,9 +46,7 @@ XENC = "http://www.w3.org/2001/04/xmlenc#"
 XENC11 = "http://www.w3.org/2009/xmlenc11#"
 EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
 LIMITS = Limits()
-MANIFEST: list[dict[str, object]] = (
-    json.loads((CORPUS / "MANIFEST.json").read_text()) if (CORPUS / "MANIFEST.json").is_file() else []
-)
+MANIFEST: list[dict[str, object]] = corpus_manifest()
 
 
 # --- the corpus ------------------------------------------------------------------------------------------------
@@ -868,7 +865,7 @@ def _signed_assertion() -> bytes:
 
 
 def test_clear_assertion_beside_an_encrypted_signed_one_is_an_attack() -> None:
-    from conftest import entra_settings, run
+    from helpers import entra_settings, run
 
     evil = build_assertion(ResponseSpec(name_id="mallory@evil.example"))
     ea = encrypt(_signed_assertion())
@@ -883,7 +880,7 @@ def test_clear_assertion_beside_an_encrypted_signed_one_is_an_attack() -> None:
 
 
 def test_two_encrypted_assertions_are_an_attack() -> None:
-    from conftest import entra_settings, run
+    from helpers import entra_settings, run
 
     data = _response_with(encrypt(_signed_assertion()), encrypt(_signed_assertion()))
     report = run(data, dataclasses.replace(entra_settings(), decryption_keys=(sp().key,)))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import codes, entra_settings, run
 from factory import ResponseSpec, build_response, signed_response, to_bytes
+from helpers import codes, entra_settings, run
 
 from samldebug import catalog, explain
 from samldebug.catalog import docs

@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 import urllib3.util.connection
-from conftest import CORPUS, NOW
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from factory import TENANT, KeyPair, make_keypair, sign
 from factory import metadata as make_metadata
+from helpers import CORPUS, NOW
 from lxml import etree
 from metaserver import LocalCA, MetaServer, Reply, free_port, make_ca
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from conftest import CORPUS, codes, run
 from factory import make_keypair, metadata
+from helpers import CORPUS, codes, run
 
 
 def test_pasted_entra_metadata_report() -> None:

@@ -9,8 +9,8 @@ from importlib import resources
 
 import jsonschema
 import pytest
-from conftest import CORPUS, run
 from factory import b64, build_response, signed_response, to_bytes, xsw
+from helpers import CORPUS, corpus_files, run
 
 from samldebug.report import dumps, to_text
 
@@ -28,9 +28,8 @@ def _inputs() -> list:  # type: ignore[type-arg]
         pytest.param("", id="empty"),
         pytest.param(to_bytes(build_response())[:100], id="truncated"),
     ]
-    for p in sorted(CORPUS.rglob("*")):
-        if p.is_file() and p.suffix in (".xml", ".base64", ".txt"):
-            items.append(pytest.param(p.read_bytes(), id=str(p.relative_to(CORPUS))))
+    for p in corpus_files(".xml", ".base64", ".txt"):
+        items.append(pytest.param(p.read_bytes(), id=str(p.relative_to(CORPUS))))
     return items
 
 

@@ -7,11 +7,12 @@ import zlib
 from urllib.parse import quote, quote_plus
 
 import pytest
-from conftest import codes, entra_settings, run
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from factory import ACS_URL, SP_ENTITY_ID, TENANT, make_keypair
+from helpers import NOW, codes, entra_settings, run
 
+from samldebug import catalog
 from samldebug.certs import Anchor
 
 SSO = f"https://login.microsoftonline.com/{TENANT}/saml2"
@@ -98,10 +99,7 @@ def test_no_sp_cert_means_unverified() -> None:
 def test_unsigned_when_required_predicts_76021() -> None:
     report = run(redirect_url(request_xml(), sig_alg=None), settings(require_signed_requests=True))
     f = next(f for f in report.findings if f.code == "unsigned_request")
-    assert (
-        "AADSTS76021"
-        in f.title + (f.fix or "") + __import__("samldebug.catalog", fromlist=["entry"]).entry("unsigned_request").cause
-    )
+    assert "AADSTS76021" in f.title + (f.fix or "") + catalog.entry("unsigned_request").cause
 
 
 def test_acs_trailing_slash_predicts_50011_with_both_strings() -> None:
@@ -197,7 +195,7 @@ def test_smuggling_in_a_capture_entry() -> None:
     url = redirect_url(request_xml())
     query = url.split("?", 1)[1]
     other = deflate_b64(request_xml(issuer="https://evil.example/"))
-    result, found = verify(query, (Anchor(SP.cert, "sp"),), __import__("conftest").NOW, "authn_request", other)
+    result, found = verify(query, (Anchor(SP.cert, "sp"),), NOW, "authn_request", other)
     assert result is not None and result.status.value == "invalid" and result.attack
     assert [f.code for f in found] == ["redirect_parameter_smuggling"]
 

@@ -12,8 +12,8 @@ from urllib.parse import quote
 
 import harfactory as hf
 import pytest
-from conftest import NOW, entra_settings
 from factory import ACS_URL, DS, NS, T0
+from helpers import NOW, entra_settings
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import entra_settings, run
 from factory import (
     ACS_URL,
     SP_ENTITY_ID,
@@ -17,6 +16,7 @@ from factory import (
     signed_response,
     to_bytes,
 )
+from helpers import entra_settings, run
 
 from samldebug import profiles, transform
 from samldebug.certs import Anchor

@@ -146,7 +146,7 @@ def test_database_down_analysis_still_works(tmp_path: Path) -> None:
 
 
 def test_redaction_levels() -> None:
-    from conftest import run
+    from helpers import run
 
     from samldebug.report import to_json
 
@@ -258,7 +258,7 @@ def test_metadata_cached_in_the_database_bridges_an_outage(tmp_path: Path, datab
 
 
 def test_redaction_reaches_xml_escaped_values() -> None:
-    from conftest import run
+    from helpers import run
 
     from samldebug.report import to_json
 

@@ -6,7 +6,7 @@ import copy
 from datetime import timedelta
 
 import pytest
-from conftest import codes, entra_settings, run
+from cryptography.hazmat.primitives import hashes
 from factory import (
     DS,
     EVIL,
@@ -22,6 +22,7 @@ from factory import (
     to_bytes,
     xsw,
 )
+from helpers import codes, entra_settings, run
 from lxml import etree
 
 from samldebug.certs import Anchor
@@ -140,12 +141,7 @@ def test_stale_metadata_reports_cert_rolled() -> None:
     assert status(report) == "invalid"
     assert {"cert_rolled", "signed_by_unknown_key", "keyinfo_cert_mismatch"} <= codes(report)
     rolled = next(f for f in report.findings if f.code == "cert_rolled")
-    assert (
-        new.cert.fingerprint(__import__("cryptography.hazmat.primitives.hashes", fromlist=["SHA1"]).SHA1())
-        .hex()
-        .upper()
-        in rolled.expected
-    )
+    assert new.cert.fingerprint(hashes.SHA1()).hex().upper() in rolled.expected
 
 
 def test_signed_by_unknown_key() -> None:
@@ -264,7 +260,7 @@ def test_assertion_only_signature_does_not_sign_the_response_issuer() -> None:
 
 
 def test_whole_document_reference_counts_as_response_signed() -> None:
-    from conftest import CORPUS
+    from helpers import CORPUS
     from test_corpus import NOW, _settings_for
 
     settings, _ = _settings_for("peers/python3-saml/idp_cert_fingerprint_657302a5.pem")

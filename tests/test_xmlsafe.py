@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import codes, run
+from helpers import codes, run
 
 from samldebug.report import dumps, to_text
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
 import re
 import warnings
 from collections.abc import Callable, Iterator
@@ -36,7 +37,7 @@ from samldebug.trust import collect
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
-CORPUS = (ROOT / ".." / "shared" / "corpus").resolve()
+CORPUS = Path(os.environ.get("SAMLDEBUG_TEST_CORPUS") or ROOT / ".." / "shared" / "corpus").resolve()
 FIXTURES = HERE / "fixtures"
 CAPTURES = HERE / "captures"
 EXPECTED = HERE / "expected"
