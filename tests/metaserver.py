@@ -10,7 +10,6 @@ from __future__ import annotations
 import socket
 import ssl
 import threading
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -117,6 +116,7 @@ class MetaServer:
     def __init__(self, routes: dict[str, Reply] | None = None, tls: LocalCA | None = None, ipv6: bool = False):
         self.routes: dict[str, Reply] = dict(routes or {})
         self.seen: list[Seen] = []
+        self.completed: list[str] = []  # paths whose whole reply was sent (a client that gave up never gets here)
         self.stopping = threading.Event()
         self._lock = threading.Lock()
         self.tls = tls
@@ -148,12 +148,13 @@ class MetaServer:
                 try:
                     self._send(reply)
                 except OSError:  # the client gave up (timeouts, size cap): expected
-                    pass
+                    return
+                with outer._lock:
+                    outer.completed.append(self.path)
 
             def _sleep(self, seconds: float) -> None:
-                end = time.monotonic() + seconds
-                while time.monotonic() < end and not outer.stopping.is_set():
-                    time.sleep(min(0.02, max(0.0, end - time.monotonic())))
+                """A pause that ends early when the server stops (an event, not a sleep loop)."""
+                outer.stopping.wait(seconds)
 
             def _send(self, reply: Reply) -> None:
                 self._sleep(reply.delay)
@@ -206,6 +207,10 @@ class MetaServer:
     def url(self, path: str = "/", host: str | None = None) -> str:
         h = host or (f"[{self.address}]" if ":" in self.address else self.address)
         return f"{self.scheme}://{h}:{self.port}{path}"
+
+    def finished(self, path: str) -> bool:
+        with self._lock:
+            return path in self.completed
 
     def paths(self) -> list[str]:
         with self._lock:
