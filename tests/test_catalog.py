@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -10,19 +11,97 @@ from samldebug import catalog
 SRC = Path(__file__).resolve().parent.parent / "samldebug"
 
 
-def emitted_codes() -> set[str]:
-    pattern = re.compile(r"""finding\(\s*["']([a-z0-9_]+)["']""")
+def _strings(node: ast.expr | None) -> set[str]:
+    """The string constants an expression can evaluate to (a constant, either branch of `a if c else b`)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return {node.value}
+    if isinstance(node, ast.IfExp):
+        return _strings(node.body) | _strings(node.orelse)
+    return set()
+
+
+def _assigned(function: ast.AST, name: str) -> set[str]:
+    """Constants assigned to `name` in a function: `name = ...`, `name, other = "a", "b"`."""
+    out: set[str] = set()
+    for node in ast.walk(function):
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name) and target.id == name:
+                    out |= _strings(node.value)
+                elif isinstance(target, ast.Tuple) and isinstance(node.value, ast.Tuple):
+                    for t, v in zip(target.elts, node.value.elts, strict=False):
+                        if isinstance(t, ast.Name) and t.id == name:
+                            out |= _strings(v)
+    return out
+
+
+def _is_finding_call(node: ast.AST) -> bool:
+    if not isinstance(node, ast.Call) or not node.args:
+        return False
+    f = node.func
+    return (isinstance(f, ast.Name) and f.id == "finding") or (isinstance(f, ast.Attribute) and f.attr == "finding")
+
+
+def _call_arguments(trees: list[ast.Module], function: str, index: int, name: str) -> set[str]:
+    """Constants passed for parameter `name` (position `index`) wherever `function` is called."""
+    out: set[str] = set()
+    for tree in trees:
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            f = node.func
+            if not (
+                (isinstance(f, ast.Name) and f.id == function) or (isinstance(f, ast.Attribute) and f.attr == function)
+            ):
+                continue
+            if index < len(node.args):
+                out |= _strings(node.args[index])
+            out |= set().union(*(_strings(k.value) for k in node.keywords if k.arg == name))
+    return out
+
+
+def emitted_codes() -> tuple[set[str], list[str]]:
+    """Every code passed to finding(...): literals, and variables whose values can be read from the enclosing
+    function (assignments, or the constants its callers pass). Also returns the calls it could not resolve."""
+    trees = [ast.parse(py.read_text(), str(py)) for py in sorted(SRC.rglob("*.py"))]
     found: set[str] = set()
-    for py in SRC.rglob("*.py"):
-        found |= set(pattern.findall(py.read_text()))
-    return found
+    unresolved: list[str] = []
+    for tree in trees:
+        for function in ast.walk(tree):
+            if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            params = [a.arg for a in function.args.args]
+            for call in ast.walk(function):
+                if not _is_finding_call(call):
+                    continue
+                first = call.args[0]  # type: ignore[attr-defined]
+                codes = _strings(first)
+                if isinstance(first, ast.Name):
+                    codes |= _assigned(function, first.id)
+                    if first.id in params:
+                        codes |= _call_arguments(trees, function.name, params.index(first.id), first.id)
+                # Re-emitting another Finding's code (f.code) or a code from data the catalog loader already
+                # checked (splib.toml's message.finding) passes a code that exists by construction.
+                passthrough = isinstance(first, ast.Attribute) and first.attr in ("code", "finding")
+                if not codes and not passthrough:
+                    unresolved.append(f"{tree.body and getattr(function, 'name', '?')}:{call.lineno}")
+                found |= codes
+    return found, unresolved
 
 
 def test_every_emitted_code_has_an_entry() -> None:
-    codes = emitted_codes()
+    codes, unresolved = emitted_codes()
     assert len(codes) > 30
     missing = codes - set(catalog.findings())
     assert not missing
+    assert unresolved == []  # a finding(code, ...) whose code cannot be read would escape this check
+
+
+def test_codes_passed_in_variables_are_seen() -> None:
+    """finding(code, ...) with a variable: the values assigned in the function or passed by its callers count."""
+    codes, _ = emitted_codes()
+    assert {"request_destination_mismatch", "logout_destination_mismatch"} <= codes  # a conditional expression
+    assert {"fetch_host_not_allowed", "fetch_connect_failed"} <= codes  # a parameter / a tuple assignment
 
 
 def test_entries_are_well_formed() -> None:
