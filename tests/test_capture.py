@@ -1,4 +1,4 @@
-"""Issue 6 end to end: captures in every producer's shape give the same flows and verdicts, judged at the time
+"""Captures end to end: in every producer's shape give the same flows and verdicts, judged at the time
 the browser sent each message; flows are paired and checked; sanitized captures stay diagnosable."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Encrypted assertions (issue 10): the real corpus decrypts with the SP keys beside it, generated fixtures of
+"""Encrypted assertions: the real corpus decrypts with the SP keys beside it, generated fixtures of
 every supported algorithm round-trip, and every failure says precisely why without echoing key or plaintext."""
 
 from __future__ import annotations

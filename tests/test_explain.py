@@ -1,4 +1,4 @@
-"""Issue 5: AADSTS codes wherever they appear, claims, NameID, SP-library messages, generated docs."""
+"""AADSTS codes wherever they appear, claims, NameID, SP-library messages, generated docs."""
 
 from __future__ import annotations
 

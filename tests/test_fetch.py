@@ -1,4 +1,4 @@
-"""Issue 4: fetching metadata safely (real local HTTP/HTTPS servers, no Internet), Entra metadata hints,
+"""Fetching metadata safely (real local HTTP/HTTPS servers, no Internet), Entra metadata hints,
 certificate rollover, and the metadata's own signature."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 10: AuthnRequests predicted against the app's settings, Redirect-binding signatures, logout."""
+"""AuthnRequests predicted against the app's settings, Redirect-binding signatures, logout."""
 
 from __future__ import annotations
 

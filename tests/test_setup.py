@@ -1,4 +1,4 @@
-"""Issue 11: the setup checklist, SP presets and profiles, claim-transformation hints and the diff."""
+"""The setup checklist, SP presets and profiles, claim-transformation hints and the diff."""
 
 from __future__ import annotations
 
