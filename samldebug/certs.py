@@ -16,6 +16,7 @@ from functools import lru_cache
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from .instants import iso as iso  # TODO(TRUST signature split): signature.py reads certs.iso; use instants.iso
 from .model import CertInfo
@@ -118,7 +119,5 @@ def info(cert: x509.Certificate, source: str, now: datetime | None = None) -> Ce
 
 
 def same_key(a: x509.Certificate, b: x509.Certificate) -> bool:
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
     fmt = (Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
     return a.public_key().public_bytes(*fmt) == b.public_key().public_bytes(*fmt)

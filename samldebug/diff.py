@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from . import catalog, transform
+from .checklist import name_id_source
 from .instants import duration, parse_time
 from .model import Message, Report, SignatureResult, Values
 
@@ -76,8 +77,6 @@ def compare(a: Report, b: Report) -> list[Difference]:
     same("issuer", va.issuer, vb.issuer)
     same("audience", ", ".join(va.audiences), ", ".join(vb.audiences))
     same("NameID format", va.name_id_format, vb.name_id_format)
-    from .checklist import name_id_source
-
     same("NameID source", name_id_source(va), name_id_source(vb))
     if va.name_id and vb.name_id and va.name_id != vb.name_id:
         others = [x for attr in vb.attributes for x in attr.values]

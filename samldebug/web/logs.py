@@ -3,11 +3,14 @@ SAML payload is ever logged. Used by the Flask dev server (werkzeug) and by guni
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+import secrets
+import time
 from typing import Any
 
-from flask import Flask
+from flask import Flask, g, request
 from gunicorn.glogging import Logger
 
 # /r/<id>/<key>[.json|.txt] and /r/<id>/delete/<token>
@@ -56,11 +59,6 @@ access_log = logging.getLogger("samldebug.access")
 def init_request_logging(app: Flask) -> None:
     """One JSON line per request: method, path (keys cut out), status, duration, sizes, a request ID.
     Never a body, a SAML payload, a cookie or a header value."""
-    import json
-    import secrets
-    import time
-
-    from flask import g, request
 
     def _start() -> None:
         g.samldebug_started = time.perf_counter()
