@@ -220,3 +220,12 @@ def test_no_text_points_outside_the_repository() -> None:
         if pointer.search(line)
     ]
     assert hits == []
+
+
+def test_readme_layout_names_every_module() -> None:
+    readme = (PACKAGE.parent / "README.md").read_text()
+    layout = readme.split("## Layout", 1)[1].split("\n## ", 1)[0]
+    top = {p.stem for p in PACKAGE.glob("*.py") if not p.stem.startswith("_")}
+    top |= {p.name + "/" for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").is_file()}
+    missing = sorted(name for name in top if name.removesuffix("/") not in layout)
+    assert missing == []
