@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app, request
+from werkzeug.datastructures import FileStorage
 
 from .. import profiles
 from ..config import AppConfig
@@ -66,10 +67,24 @@ def sp_keys() -> tuple[Any, ...]:
 
 
 def fields() -> dict[str, Any]:
-    """The request's fields: a JSON object body, or the form. The one way views read a request body."""
+    """The request's fields: a JSON object body, or the form. The one way views read a request body (with
+    `upload` for files and `typed` to refill a page)."""
     if request.is_json:
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
             raise FormError("The JSON body must be an object with an 'input' field.")
         return body
     return dict(request.form.items())
+
+
+def typed() -> dict[str, str]:
+    """What the user typed into the page's form, to show it again with an error (never the CSRF token)."""
+    return {k: v for k, v in request.form.items() if k != "csrf_token"}
+
+
+def upload(name: str, cap: int) -> bytes | None:
+    """An uploaded file's first cap + 1 bytes (enough to tell it is too large), or None."""
+    f: FileStorage | None = request.files.get(name)
+    if f is None or not f.filename:
+        return None
+    return f.stream.read(cap + 1)

@@ -13,9 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask import request
-from werkzeug.datastructures import FileStorage
-
 from .. import decrypt, fetch, profiles
 from ..certs import Anchor, CertError, load_certs
 from ..config import AppConfig, Limits, Settings
@@ -23,7 +20,7 @@ from ..inputs import Inputs, profile_metadata, resolve
 from ..instants import parse_instant
 from ..model import AnalysisStop, Finding, Report
 from ..pipeline import analyze
-from .context import clock, config, configured_profiles, metadata_ca_file, metadata_cache, sp_keys
+from .context import clock, config, configured_profiles, metadata_ca_file, metadata_cache, sp_keys, upload
 from .context import fields as context_fields
 from .errors import FormError
 
@@ -52,14 +49,6 @@ def _fields() -> dict[str, Any]:
     return {k: v for k, v in context_fields().items() if isinstance(v, (str, int, float, list))}
 
 
-def _file(name: str, cap: int) -> bytes | None:
-    f: FileStorage | None = request.files.get(name)
-    if f is None or not f.filename:
-        return None
-    data = f.stream.read(cap + 1)
-    return data
-
-
 def _text(fields: dict[str, Any], name: str) -> str:
     value = fields.get(name, "")
     return value.strip() if isinstance(value, str) else ""
@@ -77,8 +66,8 @@ def parse(clock: datetime, *, sharing: bool = False, input_field: str = "input")
     reused when the user gave none, so the stored report is the one they saw."""
     cfg = config()
     fields = _fields()
-    upload = _file("file", cfg.max_upload_bytes) if input_field == "input" else None
-    data = upload if upload is not None else _text(fields, input_field).encode("utf-8")
+    uploaded = upload("file", cfg.max_upload_bytes) if input_field == "input" else None
+    data = uploaded if uploaded is not None else _text(fields, input_field).encode("utf-8")
     if not data.strip():
         raise FormError("Nothing to analyse: paste a SAML message or choose a file.")
     profile, profile_notes = _profile(fields, cfg.limits())
@@ -111,7 +100,7 @@ def _metadata_documents(fields: dict[str, Any], cfg: AppConfig) -> list[tuple[by
     md_text = _text(fields, "metadata")
     if md_text:
         docs.append((md_text.encode("utf-8"), "pasted metadata", None))
-    md_file = _file("metadata_file", cfg.limits().max_xml_bytes * 2)
+    md_file = upload("metadata_file", cfg.limits().max_xml_bytes * 2)
     if md_file:
         docs.append((md_file, "uploaded metadata", None))
     return docs
@@ -145,7 +134,7 @@ def _cert_documents(fields: dict[str, Any]) -> list[tuple[bytes, str]]:
     cert_text = _text(fields, "cert")
     if cert_text:
         docs.append((cert_text.encode("utf-8"), "pasted certificate"))
-    cert_file = _file("cert_file", 256 * 1024)
+    cert_file = upload("cert_file", 256 * 1024)
     if cert_file:
         docs.append((cert_file, "uploaded certificate"))
     return docs
@@ -192,7 +181,7 @@ def _claims(fields: dict[str, Any]) -> tuple[str, ...]:
 
 def _decryption_keys(fields: dict[str, Any]) -> tuple[Any, ...]:
     """The SP private key for this analysis (pasted or uploaded); none: the operator's configured one."""
-    pasted = _text(fields, "sp_key").encode() or _file("sp_key_file", 1024 * 1024)
+    pasted = _text(fields, "sp_key").encode() or upload("sp_key_file", 1024 * 1024)
     password = _text(fields, "sp_key_password").encode() or None
     if not pasted:
         return ()
@@ -205,7 +194,7 @@ def _decryption_keys(fields: dict[str, Any]) -> tuple[Any, ...]:
 def _profile(fields: dict[str, Any], limits: Limits) -> tuple[profiles.Profile | None, list[Finding]]:
     """The SP profile for this analysis: a configured one, a preset with its parameter, or SP metadata."""
     choice = _text(fields, "profile")
-    sp_md = _file("sp_metadata_file", limits.max_xml_bytes)
+    sp_md = upload("sp_metadata_file", limits.max_xml_bytes)
     try:
         if sp_md:
             return profiles.from_sp_metadata(sp_md, limits)

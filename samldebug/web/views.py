@@ -13,7 +13,7 @@ from ..model import Report
 from ..pipeline import analyze
 from ..report import to_json, verdict
 from . import errors, forms, present
-from .context import clock, config
+from .context import clock, config, typed
 from .errors import error_body
 from .forms import choices, run_analysis
 
@@ -37,17 +37,13 @@ def index() -> Any:
     return _page(None, {}, None)
 
 
-def _typed() -> dict[str, str]:
-    return {k: v for k, v in request.form.items() if k != "csrf_token"}
-
-
 @bp.post("/analyze")
 def analyze_page() -> Any:
     a, report = run_analysis()
     return _page(report, a.fields, None, profile=a.settings.profile)
 
 
-errors.form_page("ui.analyze_page", lambda message: _page(None, _typed(), message, 400))
+errors.form_page("ui.analyze_page", lambda message: _page(None, typed(), message, 400))
 
 
 @bp.post("/analyze.json")
@@ -84,7 +80,7 @@ def compare_page() -> Any:
 
 @bp.post("/compare")
 def compare_post() -> Any:
-    fields = _typed()
+    fields = typed()
     reports = []
     for side in ("a", "b"):
         a = forms.parse(clock(), input_field=f"input_{side}")
@@ -98,5 +94,5 @@ def compare_post() -> Any:
 
 errors.form_page(
     "ui.compare_post",
-    lambda message: (render_template("compare.html", fields=_typed(), result=None, error=message), 400),
+    lambda message: (render_template("compare.html", fields=typed(), result=None, error=message), 400),
 )
