@@ -389,3 +389,26 @@ def test_share_keeps_the_evaluation_time_the_user_saw(tmp_path: Path) -> None:
     assert doc["now"] == "2026-03-01T12:01:00Z"
     assert "expired" not in {f["code"] for f in doc["findings"]}
     app.extensions["samldebug.store"].dispose()
+
+
+@pytest.mark.parametrize(
+    ("path", "json_answer", "status"),
+    [
+        ("/analyze", False, 400),
+        ("/analyze.json", True, 400),
+        ("/analyze.xml", True, 400),
+        ("/api/v1/analyze", True, 400),
+        ("/compare", False, 400),
+        ("/share", False, 200),  # htmx swaps only 2xx: the share partial shows the message
+    ],
+)
+def test_a_form_error_is_handled_once_for_every_endpoint(client, path: str, json_answer: bool, status: int) -> None:  # type: ignore[no-untyped-def]
+    """errors.py turns a FormError into the JSON error shape for JSON callers and the page itself otherwise."""
+    r = post_form(client, path, {"input": "", "input_a": "", "input_b": ""})
+    assert r.status_code == status
+    if json_answer:
+        assert r.get_json() == {
+            "error": {"status": 400, "message": "Nothing to analyse: paste a SAML message or choose a file."}
+        }
+    else:
+        assert "Nothing to analyse" in r.get_data(as_text=True)
