@@ -15,6 +15,8 @@ import zlib
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from ..config import MiB
+
 KEY_BYTES = 32
 NONCE_BYTES = 12
 
@@ -50,7 +52,7 @@ def seal(plaintext: bytes, key: str, aad: bytes) -> bytes:
     return nonce + AESGCM(_key_bytes(key)).encrypt(nonce, zlib.compress(plaintext, 6), aad)
 
 
-def unseal(blob: bytes, key: str, aad: bytes, max_bytes: int = 64 * 1024 * 1024) -> bytes:
+def unseal(blob: bytes, key: str, aad: bytes, max_bytes: int = 64 * MiB) -> bytes:
     try:
         packed = AESGCM(_key_bytes(key)).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad)
     except InvalidTag:

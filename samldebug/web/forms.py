@@ -181,7 +181,7 @@ def _claims(fields: dict[str, Any]) -> tuple[str, ...]:
 
 def _decryption_keys(fields: dict[str, Any]) -> tuple[Any, ...]:
     """The SP private key for this analysis (pasted or uploaded); none: the operator's configured one."""
-    pasted = _text(fields, "sp_key").encode() or upload("sp_key_file", 1024 * 1024)
+    pasted = _text(fields, "sp_key").encode() or upload("sp_key_file", decrypt.MAX_KEY_FILE_BYTES)
     password = _text(fields, "sp_key_password").encode() or None
     if not pasted:
         return ()
