@@ -116,9 +116,7 @@ def make_python3_saml(b64: str) -> Callable[[], None] | None:
         from onelogin.saml2.utils import OneLogin_Saml2_Utils
     except ImportError:
         return None
-    cert_b64 = base64.b64encode(
-        idp_key().cert.public_bytes(serialization.Encoding.DER)
-    ).decode()
+    cert_b64 = base64.b64encode(idp_key().cert.public_bytes(serialization.Encoding.DER)).decode()
     settings = OneLogin_Saml2_Settings(
         {
             "strict": True,
