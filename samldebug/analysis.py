@@ -47,6 +47,33 @@ def _anchors_for(kind: str, settings: Settings) -> tuple[Anchor, ...]:
     return settings.anchors
 
 
+def _metadata_message(
+    root: etree._Element, xml: bytes, settings: Settings, now: datetime, index: int, source: str
+) -> Analyzed:
+    """Pasted metadata is a message of its own: what it says, its trust-source findings, its own signature."""
+    info = metadata.read(root, source)
+    summary = metadata.summary(info, now)
+    found = [finding("metadata_pasted", actual=f"EntityDescriptor entityID={info.entity_id!r}")]
+    found += metadata.classify(info, None, now=now)  # certificate expiry, rollover, validUntil, kind
+    if info.signed:
+        status, signer, sig_notes = metadata.verify_signature(root, xml, settings.anchors)
+        summary["signature"] = {"status": status, "signer": dataclasses.asdict(signer) if signer else None}
+        found += sig_notes
+    msg = Message(
+        index=index,
+        kind="metadata",
+        root=str(root.tag),
+        signature=None,
+        trusted=None,
+        unverified=Values(issuer=info.entity_id),
+        xml=xml.decode("utf-8", "replace"),
+        source=source,
+        evaluated_at=iso(now),
+        extra={"metadata": summary},
+    )
+    return Analyzed(msg, found)
+
+
 def analyze_xml(
     xml: bytes,
     settings: Settings,
@@ -61,27 +88,7 @@ def analyze_xml(
     kind = saml.kind_of(root)
     text = xml.decode("utf-8", "replace")
     if kind == "metadata":
-        info = metadata.read(root, source)
-        summary = metadata.summary(info, now)
-        found = [finding("metadata_pasted", actual=f"EntityDescriptor entityID={info.entity_id!r}")]
-        found += metadata.classify(info, None, now=now)  # certificate expiry, rollover, validUntil, kind
-        if info.signed:
-            status, signer, sig_notes = metadata.verify_signature(root, xml, settings.anchors)
-            summary["signature"] = {"status": status, "signer": dataclasses.asdict(signer) if signer else None}
-            found += sig_notes
-        msg = Message(
-            index=index,
-            kind=kind,
-            root=str(root.tag),
-            signature=None,
-            trusted=None,
-            unverified=Values(issuer=info.entity_id),
-            xml=text,
-            source=source,
-            evaluated_at=iso(now),
-            extra={"metadata": summary},
-        )
-        return Analyzed(msg, found)
+        return _metadata_message(root, xml, settings, now, index, source)
     if kind == "unknown":
         raise AnalysisStop(
             finding(
