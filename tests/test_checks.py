@@ -146,3 +146,32 @@ def test_helpers() -> None:
     assert parse_time("yesterday") is None
     assert duration(timedelta(seconds=59)) == "59 s"
     assert duration(timedelta(days=3, hours=1)) == "3 d 1 h"
+
+
+@pytest.mark.parametrize(
+    ("audience", "warned"),
+    [
+        ("https://staging.other-app.example.net/saml", True),  # copied from another app / environment
+        ("https://sp.example.com/saml/metadata", False),
+        ("https://example.com/", False),  # the parent domain of the ACS host
+        ("urn:amazon:webservices", False),  # not a URL: nothing to compare
+        ("spn:00000000-0000-0000-0000-000000000000", False),
+    ],
+)
+def test_audience_host_differs_without_sp_settings(audience: str, warned: bool) -> None:
+    """With no SP settings the host comparison is the only audience check that can speak."""
+    settings = entra_settings(sp_entity_id=None, acs_url=None)
+    report = run(signed_response("response", spec=ResponseSpec(audience=audience)), settings)
+    assert ("audience_host_differs" in codes(report)) is warned
+    if warned:
+        f = one(report, "audience_host_differs")
+        assert f.severity.value == "warning"
+        assert audience in (f.actual or "") and "sp.example.com" in (f.actual or "")
+        assert "Identifier (Entity ID)" in (f.fix or "")
+
+
+def test_audience_host_differs_is_silent_when_the_sp_settings_confirm_both() -> None:
+    audience = "https://id.other.example.net/"
+    settings = entra_settings(sp_entity_id=audience)  # the SP says so: an Identifier on another host is intended
+    report = run(signed_response("response", spec=ResponseSpec(audience=audience)), settings)
+    assert "audience_host_differs" not in codes(report)

@@ -162,6 +162,45 @@ def check_destination(ctx: Context) -> list[Finding]:
     ]
 
 
+def _host(url: str | None) -> str | None:
+    if not url or not url.lower().startswith(("http://", "https://")):
+        return None
+    try:
+        return (urlsplit(url).hostname or "").lower() or None
+    except ValueError:
+        return None
+
+
+def _related(a: str, b: str) -> bool:
+    return a == b or a.endswith("." + b) or b.endswith("." + a)
+
+
+def check_audience_host(ctx: Context) -> list[Finding]:
+    """An http(s) Audience on another host than the Recipient / Destination: usually an Identifier copied from
+    another app or environment. Needs no SP settings, so it also speaks when none were given."""
+    v = ctx.values
+    if ctx.kind not in ("response", "assertion") or main_assertion(ctx.root) is None:
+        return []
+    s = ctx.settings
+    if s.sp_entity_id and s.acs_url and s.sp_entity_id in v.audiences:
+        return []  # the SP's own settings already say which Identifier and Reply URL it expects
+    hosts = [h for h in (_host(a) for a in v.audiences) if h]
+    targets = [(u, h) for u in [sc.recipient for sc in v.subject_confirmations] + [v.destination] if (h := _host(u))]
+    if not hosts or not targets:
+        return []
+    if any(_related(h, t) for h in hosts for _, t in targets):
+        return []
+    url, _ = targets[0]
+    return [
+        finding(
+            "audience_host_differs",
+            expected=f"an Identifier on {targets[0][1]} (the host the response is sent to)",
+            actual=f"Audience {', '.join(v.audiences)}; Recipient/Destination {url}",
+            where="saml:Conditions/saml:AudienceRestriction/saml:Audience",
+        )
+    ]
+
+
 def _window(ctx: Context, not_before: str | None, not_on_or_after: str | None, where: str) -> list[Finding]:
     out: list[Finding] = []
     now, skew = ctx.now, ctx.skew
@@ -430,6 +469,7 @@ RESPONSE_CHECKS: list[Check] = [
     check_unsigned,
     check_issuer,
     check_audience,
+    check_audience_host,
     check_recipient,
     check_destination,
     check_conditions_window,
