@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from factory import T0, ResponseSpec, build_response, signed_response, to_bytes
+from factory import SP_ENTITY_ID, T0, ResponseSpec, build_response, signed_response, to_bytes
 from helpers import codes, entra_settings, run
 
 from samldebug.checks.hints import near_miss
@@ -170,8 +170,11 @@ def test_audience_host_differs_without_sp_settings(audience: str, warned: bool) 
         assert "Identifier (Entity ID)" in (f.fix or "")
 
 
-def test_audience_host_differs_is_silent_when_the_sp_settings_confirm_both() -> None:
+@pytest.mark.parametrize("sp_entity_id", ["https://id.other.example.net/", SP_ENTITY_ID])
+def test_audience_host_differs_is_silent_when_the_sp_entity_id_is_known(sp_entity_id: str) -> None:
+    """The exact comparison (audience_mismatch, or none when equal) says more than a host comparison."""
     audience = "https://id.other.example.net/"
-    settings = entra_settings(sp_entity_id=audience)  # the SP says so: an Identifier on another host is intended
-    report = run(signed_response("response", spec=ResponseSpec(audience=audience)), settings)
+    report = run(
+        signed_response("response", spec=ResponseSpec(audience=audience)), entra_settings(sp_entity_id=sp_entity_id)
+    )
     assert "audience_host_differs" not in codes(report)

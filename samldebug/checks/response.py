@@ -7,6 +7,8 @@ the signature findings already say that those are unproven). Every finding quote
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from ..catalog import claim_by_name, claims, finding, nameid_formats
 from ..instants import duration, iso, parse_time
 from ..model import Finding, Severity, SignatureStatus
@@ -181,9 +183,8 @@ def check_audience_host(ctx: Context) -> list[Finding]:
     v = ctx.values
     if ctx.kind not in ("response", "assertion") or main_assertion(ctx.root) is None:
         return []
-    s = ctx.settings
-    if s.sp_entity_id and s.acs_url and s.sp_entity_id in v.audiences:
-        return []  # the SP's own settings already say which Identifier and Reply URL it expects
+    if ctx.settings.sp_entity_id:
+        return []  # the SP's own entity ID is compared exactly (audience_mismatch); the host says nothing more
     hosts = [h for h in (_host(a) for a in v.audiences) if h]
     targets = [(u, h) for u in [sc.recipient for sc in v.subject_confirmations] + [v.destination] if (h := _host(u))]
     if not hosts or not targets:
