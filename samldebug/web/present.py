@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from lxml import etree
 from markupsafe import Markup, escape
 
 from .. import catalog, xmlsafe
-from ..config import Limits
-from ..instants import parse_time
+from ..config import Limits, Settings
+from ..instants import duration, parse_time
 from ..model import Finding, Message, Report, Values
 from ..report import verdict
 from ..saml import NS
@@ -46,16 +46,44 @@ class ClaimRow:
 
 
 @dataclass(frozen=True)
+class TimeMark:
+    label: str
+    when: str  # "2026-03-01 12:00:00 UTC"
+    offset: str  # "59 min after the evaluation time"
+    css: str
+
+
+@dataclass(frozen=True)
 class TimeBar:
-    """An SVG time line: NotBefore … NotOnOrAfter as a band, the evaluation instant and the wall clock."""
+    """The validity window as a bar (drawn without text, so it stays legible at every width) and its marks as
+    a list below it. The caption and the band's colour come from the message's own time findings, so the
+    picture can never contradict the findings (the clock-skew allowance included)."""
 
     width: int
     band_x: float
     band_w: float
+    skew_x: float  # the window widened by the skew allowance
+    skew_w: float
     eval_x: float
     now_x: float | None
-    inside: bool
-    labels: tuple[tuple[float, str, str], ...]  # (x, text, css class)
+    state: str  # inside | within_skew | outside
+    caption: str
+    marks: tuple[TimeMark, ...]
+
+
+@dataclass(frozen=True)
+class NotChecked:
+    what: str  # "Audience"
+    seen: str | None  # the value the message carries
+    field: str  # form field that would check it
+    offer: str  # "Add the SP's entity ID to check the Audience"
+
+
+@dataclass(frozen=True)
+class Chip:
+    label: str
+    value: str
+    fields: tuple[str, ...]  # the form fields the chip's × clears
 
 
 def _summary(m: Message) -> list[Row]:
@@ -114,25 +142,211 @@ def _claims(m: Message, required: tuple[str, ...]) -> list[ClaimRow]:
     return rows
 
 
-def time_bar(m: Message, wall_clock: datetime | None) -> TimeBar | None:
+_OUTSIDE = ("expired", "not_yet_valid")
+
+
+def _offset(t: datetime, at: datetime) -> str:
+    delta = (t - at).total_seconds()
+    if abs(delta) < 1:
+        return "the evaluation time"
+    return f"{duration(abs(t - at))} {'after' if delta > 0 else 'before'} the evaluation time"
+
+
+def _stamp(t: datetime) -> str:
+    return t.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def time_bar(
+    m: Message, wall_clock: datetime | None, skew: int = 0, findings: tuple[Finding, ...] | list[Finding] = ()
+) -> TimeBar | None:
     values = m.trusted or m.unverified
     nb, na = parse_time(values.not_before), parse_time(values.not_on_or_after)
     at = parse_time(m.evaluated_at)
     if nb is None or na is None or at is None or na <= nb:
         return None
-    points = [nb, na, at] + ([wall_clock] if wall_clock else [])
+    allowance = timedelta(seconds=skew)
+    points = [nb - allowance, na + allowance, at] + ([wall_clock] if wall_clock else [])
     lo, hi = min(points), max(points)
     span = (hi - lo).total_seconds() or 1.0
-    width, pad = 600, 20
+    width, pad = 600, 8
 
     def x(t: datetime) -> float:
         return round(pad + (width - 2 * pad) * (t - lo).total_seconds() / span, 1)
 
     now_x = x(wall_clock) if wall_clock and abs((wall_clock - at).total_seconds()) > 1 else None
-    labels = [(x(nb), "NotBefore", "tb-start"), (x(na), "NotOnOrAfter", "tb-end"), (x(at), "evaluated", "tb-eval")]
-    if now_x is not None:
-        labels.append((now_x, "now", "tb-now"))
-    return TimeBar(width, x(nb), max(x(na) - x(nb), 2.0), x(at), now_x, nb <= at < na, tuple(labels))
+    mine = [f for f in findings if f.message == m.index]
+    outside = next((f for f in mine if f.code in _OUTSIDE), None)
+    lenient = next((f for f in mine if f.code == "within_skew"), None)
+    if outside is not None:
+        state, caption = "outside", f"Outside the validity window at the evaluation time: {outside.title}."
+    elif lenient is not None:
+        state = "within_skew"
+        caption = f"Accepted only thanks to the {skew} s clock-skew allowance: {lenient.title}."
+    elif nb - allowance <= at < na + allowance:
+        state, caption = "inside", "Inside the validity window at the evaluation time."
+    else:  # no finding says so (e.g. the window checks did not run): say what the picture shows, no verdict
+        state, caption = "outside", "The evaluation time lies outside NotBefore … NotOnOrAfter."
+    marks = [
+        TimeMark("NotBefore", _stamp(nb), _offset(nb, at), "tb-start"),
+        TimeMark("NotOnOrAfter", _stamp(na), _offset(na, at), "tb-end"),
+        TimeMark("Evaluated at", _stamp(at), f"clock-skew allowance {skew} s", "tb-eval"),
+    ]
+    if now_x is not None and wall_clock is not None:
+        marks.append(TimeMark("Now", _stamp(wall_clock), _offset(wall_clock, at), "tb-now"))
+    return TimeBar(
+        width=width,
+        band_x=x(nb),
+        band_w=max(x(na) - x(nb), 2.0),
+        skew_x=x(nb - allowance),
+        skew_w=max(x(na + allowance) - x(nb - allowance), 2.0),
+        eval_x=x(at),
+        now_x=now_x,
+        state=state,
+        caption=caption,
+        marks=tuple(marks),
+    )
+
+
+# Facts that need no decision are shown in the section they describe, not in the findings list. Only info
+# findings move; anything with a warning or an error stays where decisions are made.
+FACT_SECTIONS = {
+    "metadata_self_signed": "signature",
+    "metadata_signature_valid": "signature",
+    "cert_rollover": "signature",
+    "metadata_cached": "signature",
+    "signature_value_removed": "signature",
+    "decrypted": "signature",
+    "response_only_signed": "signature",
+    "deflated": "decoding",
+    "in_response_to_present": "summary",
+    "idp_initiated": "summary",
+    "authn_request": "summary",
+    "logout_message": "summary",
+    "name_id_format": "summary",
+}
+
+
+def split_findings(report: Report) -> tuple[list[Finding], dict[int, dict[str, list[Finding]]]]:
+    """(the findings list: what needs a decision, {message index: {section: facts}})."""
+    decisions: list[Finding] = []
+    facts: dict[int, dict[str, list[Finding]]] = {}
+    by_index = {m.index: m for m in report.messages}
+    for f in report.findings:
+        section = FACT_SECTIONS.get(f.code) if f.severity.value == "info" else None
+        target = by_index.get(f.message if f.message is not None else -1) or (
+            report.messages[0] if report.messages else None
+        )
+        if section is None or target is None:
+            decisions.append(f)
+            continue
+        if section == "signature" and target.signature is None:
+            section = "summary"
+        facts.setdefault(target.index, {}).setdefault(section, []).append(f)
+    return decisions, facts
+
+
+def not_checked(report: Report, settings: Settings | None) -> list[NotChecked]:
+    """What the message says that nothing was compared with, and the one field that would compare it."""
+    if settings is None or not report.messages:
+        return []
+    m = next((m for m in report.messages if m.kind in ("response", "assertion")), None)
+    out: list[NotChecked] = []
+    if m is not None:
+        v = m.trusted or m.unverified
+        if settings.sp_entity_id is None:
+            seen = ", ".join(v.audiences) or None
+            out.append(NotChecked("Audience", seen, "sp_entity_id", "Add the SP's entity ID to check the Audience"))
+        recipients = [sc.recipient for sc in v.subject_confirmations if sc.recipient]
+        if settings.acs_url is None and (recipients or v.destination):
+            seen = ", ".join(dict.fromkeys(recipients + ([v.destination] if v.destination else [])))
+            out.append(
+                NotChecked(
+                    "Recipient and Destination",
+                    seen,
+                    "acs_url",
+                    "Add the SP's ACS URL to check Recipient and Destination",
+                )
+            )
+        if not settings.required_claims and v.attributes:
+            out.append(
+                NotChecked(
+                    "Claims",
+                    f"{len(v.attributes)} claims",
+                    "required_claims",
+                    "Add the claims the SP requires to check they are sent",
+                )
+            )
+    signed = next((x for x in report.messages if x.signature is not None), None)
+    if signed is not None and signed.signature is not None and not settings.anchors:
+        out.append(
+            NotChecked(
+                "Signature",
+                signed.signature.status.value,
+                "metadata_url",
+                "Add the App Federation Metadata Url to verify the signature",
+            )
+        )
+    return out
+
+
+_CHIP_FIELDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("SP entity ID", ("sp_entity_id",)),
+    ("ACS URL", ("acs_url",)),
+    ("Required claims", ("required_claims",)),
+    ("NameID format", ("name_id_format",)),
+    ("Expected NameID", ("expected_name_id",)),
+    ("Metadata URL", ("metadata_url",)),
+    ("Tenant", ("tenant", "app_id", "cloud")),
+    ("IdP metadata", ("metadata", "metadata_file")),
+    ("IdP certificate", ("cert",)),
+    ("IdP entity ID", ("idp_entity_id",)),
+    ("SP certificate", ("sp_cert",)),
+    ("SP metadata", ("sp_metadata_file",)),
+    ("SP private key", ("sp_key",)),
+    ("Evaluate at", ("now",)),
+    ("Clock skew", ("skew",)),
+)
+
+
+def _short(value: str, limit: int = 60) -> str:
+    value = " ".join(value.split())
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def chips(fields: dict[str, str], files: dict[str, str] | None = None, key_given: bool = False) -> list[Chip]:
+    """The settings a report was made with, one chip each (what the × clears), so that a value left over from
+    the last ticket is visible before it creates mismatches on the next."""
+    files = files or {}
+    out: list[Chip] = []
+    profile = (fields.get("profile") or "").strip()
+    if profile:
+        label = "Preset" if profile.startswith("preset:") else "Profile"
+        param = (fields.get("preset_param") or "").strip()
+        name = profile.removeprefix("preset:") + (f" ({param})" if param else "")
+        out.append(Chip(label, name, ("profile", "preset_param")))
+    for label, names in _CHIP_FIELDS:
+        first = names[0]
+        if first == "sp_key":
+            if key_given:
+                out.append(Chip(label, "given (used for this analysis only)", names))
+            continue
+        text = (fields.get(first) or "").strip()
+        uploaded = next((files[n] for n in names if files.get(n)), None)
+        if first == "tenant" and text:
+            app = (fields.get("app_id") or "").strip()
+            out.append(Chip(label, text + (f", app {app}" if app else ""), names))
+        elif first in ("metadata", "cert", "sp_cert") and (text or uploaded):
+            out.append(Chip(label, f"file {uploaded}" if uploaded and not text else "pasted", names))
+        elif first == "name_id_format" and text:
+            out.append(Chip(label, text.rsplit(":", 1)[-1], names))
+        elif first == "required_claims" and text:
+            claims = [c.strip() for c in text.replace(",", "\n").splitlines() if c.strip()]
+            out.append(Chip(label, ", ".join(c.rstrip("/").rsplit("/", 1)[-1] for c in claims), names))
+        elif uploaded:
+            out.append(Chip(label, f"file {uploaded}", names))
+        elif text:
+            out.append(Chip(label, _short(text), names))
+    return out
 
 
 # --- XML view: pretty-printed, highlighted, the signed region marked --------------------------------------
@@ -230,24 +444,40 @@ def findings_for(report: Report, index: int | None) -> list[Finding]:
     return [f for f in report.findings if f.message == index]
 
 
-def view(report: Report, limits: Limits, wall_clock: datetime | None, required: tuple[str, ...] = ()) -> dict[str, Any]:
+XML_OPEN_LINES = 60  # longer pretty-printed XML starts collapsed
+
+
+def view(
+    report: Report,
+    limits: Limits,
+    wall_clock: datetime | None,
+    required: tuple[str, ...] = (),
+    settings: Settings | None = None,
+) -> dict[str, Any]:
+    decisions, facts = split_findings(report)
     messages = []
     for m in report.messages:
+        xml = xml_view(m, limits)
         messages.append(
             {
                 "m": m,
                 "kind": KIND_NAMES.get(m.kind, m.kind),
                 "summary": _summary(m),
-                "claims": _claims(m, required),
-                "time_bar": time_bar(m, wall_clock),
-                "xml": xml_view(m, limits),
+                "claims": _claims(m, required or (settings.required_claims if settings else ())),
+                "time_bar": time_bar(m, wall_clock, report.skew, report.findings),
+                "xml": xml,
+                "xml_lines": str(xml).count("\n"),
+                "xml_open": str(xml).count("\n") <= XML_OPEN_LINES,
                 "metadata": m.extra.get("metadata"),
+                "facts": facts.get(m.index, {}),
             }
         )
     return {
         "report": report,
         "verdict": verdict(report),
         "messages": messages,
+        "decisions": decisions,
+        "not_checked": not_checked(report, settings),
         "categories": {code: catalog.entry(code).category for code in {f.code for f in report.findings}},
     }
 
