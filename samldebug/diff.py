@@ -3,7 +3,7 @@ matter, not every ID and timestamp."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import timedelta
 
 from . import catalog, transform
@@ -17,9 +17,44 @@ AUTHZ_CLAIMS = ("role", "roles", "groups", "wids", "groups.link", "memberof")
 @dataclass(frozen=True)
 class Difference:
     field: str
-    a: str | None
+    a: str | None  # None: absent on that side
     b: str | None
     hint: str | None = None
+    decisive: bool = False  # decides the outcome (status, Entra error, audience, NameID, signature, an error)
+
+
+# Hints that hold for any IdP; Entra's setting names where the catalog gives them.
+_HINTS = {
+    "status": "One of them was refused by the IdP: its StatusMessage (for Entra an AADSTS code) says why.",
+    "Entra error": "The AADSTS code names the cause and the setting to change; see the report of that side.",
+    "issuer": catalog.entry("issuer_mismatch").fix,
+    "audience": catalog.entry("audience_mismatch").fix,
+    "NameID format": catalog.entry("name_id_format_mismatch").fix,
+    "NameID source": "Attributes & Claims → Unique User Identifier (Name ID): the source attribute differs, so the"
+    " SP sees another identifier for the user.",
+    "signing certificate (SHA-1)": catalog.entry("cert_rolled").fix,
+    "signature algorithm": catalog.entry("sha1_signature").fix,
+    "signature verdict": "The signature verifies on one side only: that side's Signature section shows the"
+    " certificate it was checked against, or why not.",
+    "signed element": "Entra → your app → SAML Certificates → Signing Option chooses what is signed (response,"
+    " assertion or both); the SP may require one of them.",
+    "message kind": "The two inputs are different kinds of message: compare a response with a response.",
+    "claim removed": "Entra leaves a claim out when its source attribute is empty for that user or a claim condition"
+    " excludes the user: check the user's attribute and the claim's conditions under Attributes & Claims.",
+}
+_DECISIVE = {
+    "message kind",
+    "status",
+    "Entra error",
+    "issuer",
+    "audience",
+    "NameID",
+    "NameID format",
+    "NameID source",
+    "signature verdict",
+    "signed element",
+    "signing certificate (SHA-1)",
+}
 
 
 def _message(report: Report) -> Message | None:
@@ -29,7 +64,20 @@ def _message(report: Report) -> Message | None:
 
 
 def _values(m: Message | None) -> Values | None:
-    return None if m is None else (m.trusted or m.unverified)
+    """Every value the message carries: the signed one where there is one, else the unverified one. (The trusted
+    view holds only what the signature covers, so a Response's Status is absent from an assertion-signed
+    message's trusted values: comparing those would invent differences.)"""
+    if m is None:
+        return None
+    if m.trusted is None:
+        return m.unverified
+    merged = {
+        f.name: getattr(m.trusted, f.name)
+        if getattr(m.trusted, f.name) not in (None, ())
+        else getattr(m.unverified, f.name)
+        for f in fields(Values)
+    }
+    return Values(**merged)
 
 
 def _window(v: Values) -> timedelta | None:
@@ -60,10 +108,14 @@ def compare(a: Report, b: Report) -> list[Difference]:
     out: list[Difference] = []
 
     def same(field: str, x: object, y: object, hint: str | None = None) -> None:
+        x = None if x in (None, "", ()) else str(x)
+        y = None if y in (None, "", ()) else str(y)
         if x != y:
-            out.append(
-                Difference(field, None if x in (None, "") else str(x), None if y in (None, "") else str(y), hint)
-            )
+            out.append(Difference(field, x, y, hint or _HINTS.get(field), field in _DECISIVE))
+
+    ea = ", ".join(sorted({f"AADSTS{e.code}" for e in a.entra_errors}))
+    eb = ", ".join(sorted({f"AADSTS{e.code}" for e in b.entra_errors}))
+    same("Entra error", ea, eb)
 
     if ma is None or mb is None or va is None or vb is None:
         same("message kind", ma.kind if ma else None, mb.kind if mb else None)
@@ -82,7 +134,7 @@ def compare(a: Report, b: Report) -> list[Difference]:
         others = [x for attr in vb.attributes for x in attr.values]
         how = transform.hint(va.name_id, vb.name_id, others) or transform.hint(vb.name_id, va.name_id, others)
         if how is not None:  # the same identity in another form; two different users are expected to differ
-            out.append(Difference("NameID", va.name_id, vb.name_id, how))
+            out.append(Difference("NameID", va.name_id, vb.name_id, how, True))
     attrs_a = {x.name: x.values for x in va.attributes}
     attrs_b = {x.name: x.values for x in vb.attributes}
     changed_values = 0
@@ -93,8 +145,9 @@ def compare(a: Report, b: Report) -> list[Difference]:
             out.append(
                 Difference(
                     f"{label} {'added' if xa is None else 'removed'}",
-                    ", ".join(xa) if xa else None,
-                    ", ".join(xb) if xb else None,
+                    ", ".join(xa) if xa is not None else None,
+                    ", ".join(xb) if xb is not None else None,
+                    _HINTS["claim removed"],
                 )
             )
             continue
@@ -112,10 +165,10 @@ def compare(a: Report, b: Report) -> list[Difference]:
     if changed_values:
         out.append(
             Difference(
-                "other claim values",
+                f"other claim values ({changed_values} claim{'s' if changed_values != 1 else ''})",
                 None,
                 None,
-                f"{changed_values} claim(s) carry different values (expected for different users)",
+                "The values differ, as expected for two different users; nothing to change.",
             )
         )
     sa, sb = ma.signature, mb.signature
@@ -126,16 +179,26 @@ def compare(a: Report, b: Report) -> list[Difference]:
         same("signing certificate (SHA-1)", key(sa), key(sb))
     wa, wb = _window(va), _window(vb)
     if wa is not None and wb is not None and wa != wb:
-        out.append(Difference("validity window length", duration(wa), duration(wb)))
+        out.append(
+            Difference(
+                "validity window length",
+                duration(wa),
+                duration(wb),
+                "Entra's assertion lifetime differs (a token lifetime policy, another app or another IdP);"
+                " it rarely decides a sign-in unless the SP's clock is off.",
+            )
+        )
     codes_a = {f.code for f in a.findings if f.severity.value == "error"}
     codes_b = {f.code for f in b.findings if f.severity.value == "error"}
     for code in sorted(codes_a ^ codes_b):
+        entry = catalog.entry(code)
         out.append(
             Difference(
-                f"error finding {code}",
+                f"error: {entry.title} ({code})",
                 "present" if code in codes_a else None,
                 "present" if code in codes_b else None,
-                catalog.entry(code).title,
+                entry.fix,
+                True,
             )
         )
-    return out
+    return sorted(out, key=lambda d: not d.decisive)  # stable: decisive first, each group in its order

@@ -317,4 +317,4 @@ def test_diff_signing_and_claims_added() -> None:
     fields = {d.field for d in compare(a, b)}
     assert "signed element" in fields and "signature verdict" in fields
     assert any(f.startswith("claim") and f.endswith("added") for f in fields)
-    assert any(f.startswith("error finding") for f in fields)
+    assert any(f.startswith("error: ") for f in fields)

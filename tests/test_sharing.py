@@ -44,9 +44,26 @@ def share_form(client, **extra):  # type: ignore[no-untyped-def]
     assert r.status_code == 200
     html = r.get_data(as_text=True)
     link = re.search(r'id="permalink" readonly value="([^"]+)"', html)
-    delete = re.search(r'<a href="([^"]+/delete/[^"]+)">delete link</a>', html)
+    delete = re.search(r'id="delete-link" readonly value="([^"]+/delete/[^"]+)"', html)
     assert link and delete, html[:3000]
     return link.group(1), delete.group(1)
+
+
+def test_share_box_offers_the_ticket_text_and_explains_the_delete_link(app) -> None:  # type: ignore[no-untyped-def]
+    """The .txt summary is offered where the link is created, and the ticket text is exactly that summary."""
+    import html as html_lib
+
+    client = app.test_client()
+    data = {"input": b64(signed_response(spec=ResponseSpec(audience="urn:wrong"))), "title": "Ticket 4711"}
+    page = post_form(client, "/share", data).get_data(as_text=True)
+    link = re.search(r'id="permalink" readonly value="([^"]+)"', page)
+    text = re.search(r'<textarea id="ticket-text" readonly rows="6">(.*?)</textarea>', page, re.S)
+    txt_url = re.search(r'href="([^"]+\.txt)" download', page)
+    assert link and text and txt_url
+    served = client.get(txt_url.group(1).replace("http://localhost", "")).get_data(as_text=True)
+    assert html_lib.unescape(text.group(1)) == served
+    assert "Ticket 4711" in served and link.group(1) in served and "audience" in served.lower()
+    assert "shown only now" in page and "anyone holding it can delete" in page
 
 
 def test_share_and_open(app) -> None:  # type: ignore[no-untyped-def]

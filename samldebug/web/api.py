@@ -21,7 +21,7 @@ def api_analyze() -> Any:
     doc = to_json(report)
     given = fields()
     if str(given.get("share", "")).lower() in ("1", "true", "yes", "on"):
-        created, links = share_report(doc, given)
+        created, links, _ = share_report(doc, given)
         doc.update(links)
         doc["expires"] = created.meta.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ")
     return jsonify(doc)

@@ -88,3 +88,8 @@ def upload(name: str, cap: int) -> bytes | None:
     if f is None or not f.filename:
         return None
     return f.stream.read(cap + 1)
+
+
+def upload_names() -> dict[str, str]:
+    """field → file name of every file the request uploaded (the page shows them as settings in effect)."""
+    return {name: f.filename for name, f in request.files.items() if f is not None and f.filename}

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .. import decrypt, fetch, profiles
+from .. import catalog, decrypt, fetch, profiles
 from ..certs import Anchor, CertError, load_certs
 from ..config import AppConfig, Limits, Settings
 from ..inputs import Inputs, profile_metadata, resolve
@@ -42,7 +42,11 @@ def run_analysis(sharing: bool = False) -> tuple[Analysis, Report]:
 
 def choices() -> dict[str, Any]:
     """What the form's SP-profile menu offers."""
-    return {"configured": list(configured_profiles()), "presets": profiles.presets()}
+    return {
+        "configured": list(configured_profiles()),
+        "presets": profiles.presets(),
+        "nameid_formats": catalog.nameid_formats(),
+    }
 
 
 def _fields() -> dict[str, Any]:
@@ -54,26 +58,34 @@ def _text(fields: dict[str, Any], name: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def parse_now(text: str) -> datetime:
+def parse_now(text: str, name: str = "now") -> datetime:
     parsed = parse_instant(text)
     if parsed is None:
-        raise FormError(f"'now' must be an ISO 8601 time such as 2026-01-31T12:00:00Z, not {text!r}.")
+        raise FormError(f"'{name}' must be an ISO 8601 time such as 2026-01-31T12:00:00Z, not {text!r}.")
     return parsed
 
 
-def parse(clock: datetime, *, sharing: bool = False, input_field: str = "input") -> Analysis:
+def parse(
+    clock: datetime,
+    *,
+    sharing: bool = False,
+    input_field: str = "input",
+    file_field: str = "file",
+    now_field: str = "now",
+) -> Analysis:
     """`sharing`: the share button re-sends the form; the report's own evaluation instant (share_now) is
-    reused when the user gave none, so the stored report is the one they saw."""
+    reused when the user gave none, so the stored report is the one they saw. The compare page reads each side
+    from its own fields (input_a, file_a, now_a, …)."""
     cfg = config()
     fields = _fields()
-    uploaded = upload("file", cfg.max_upload_bytes) if input_field == "input" else None
+    uploaded = upload(file_field, cfg.max_upload_bytes)
     data = uploaded if uploaded is not None else _text(fields, input_field).encode("utf-8")
     if not data.strip():
         raise FormError("Nothing to analyse: paste a SAML message or choose a file.")
     profile, profile_notes = _profile(fields, cfg.limits())
     documents = _metadata_documents(fields, cfg)
     fetched, fetch_notes = _fetched_metadata(fields, cfg, profile, clock, given=bool(documents))
-    now = _now(fields, sharing) or clock
+    now = _now(fields, sharing, now_field) or clock
     inputs = Inputs(
         sp_entity_id=_text(fields, "sp_entity_id"),
         acs_url=_text(fields, "acs_url"),
@@ -163,11 +175,11 @@ def _skew(fields: dict[str, Any]) -> int | None:
     return skew
 
 
-def _now(fields: dict[str, Any], sharing: bool) -> datetime | None:
-    now_text = str(fields.get("now", "") or "").strip()
+def _now(fields: dict[str, Any], sharing: bool, name: str = "now") -> datetime | None:
+    now_text = str(fields.get(name, "") or "").strip()
     if sharing and not now_text:
         now_text = str(fields.get("share_now", "") or "").strip()
-    return parse_now(now_text) if now_text else None
+    return parse_now(now_text, name) if now_text else None
 
 
 def _claims(fields: dict[str, Any]) -> tuple[str, ...]:

@@ -17,7 +17,7 @@ from ..store.crypto import Unsealable
 from . import errors, present
 from .context import clock, config, fields, store
 from .errors import FormError, error_body, wants_json
-from .forms import choices, run_analysis
+from .forms import run_analysis
 
 bp = Blueprint("share", __name__)
 
@@ -42,7 +42,8 @@ def parse_expiry(value: object) -> int:
     return min(seconds, config().share_max_expiry)
 
 
-def share_report(doc: dict[str, Any], fields: dict[str, Any]) -> tuple[Created, dict[str, str]]:
+def share_report(doc: dict[str, Any], fields: dict[str, Any]) -> tuple[Created, dict[str, str], dict[str, Any]]:
+    """Store the redacted report; returns the store's answer, the two links and what was stored."""
     level = fields.get("redact") or "identity"
     if not isinstance(level, str):
         raise FormError(f"'redact' must be one of {', '.join(redact.LEVELS)}")
@@ -50,7 +51,8 @@ def share_report(doc: dict[str, Any], fields: dict[str, Any]) -> tuple[Created, 
         raise FormError(f"'redact' must be one of {', '.join(redact.LEVELS)}")
     raw_title = fields.get("title") or ""
     title = raw_title[:200] if isinstance(raw_title, str) else ""
-    payload = json.dumps({"report": redact.redact(doc, level), "title": title}).encode()
+    stored = {"report": redact.redact(doc, level), "title": title}
+    payload = json.dumps(stored).encode()
     now = clock()
     created = store().create(
         payload, now=now, expires_at=now + timedelta(seconds=parse_expiry(fields.get("expires_in"))), redaction=level
@@ -59,16 +61,32 @@ def share_report(doc: dict[str, Any], fields: dict[str, Any]) -> tuple[Created, 
         "permalink": url_for("share.permalink", report_id=created.id, key=created.key, _external=True),
         "delete_url": url_for("share.delete_confirm", report_id=created.id, token=created.delete_token, _external=True),
     }
-    return created, links
+    return created, links, stored
+
+
+def ticket_text(doc: dict[str, Any], title: str, meta: Any, link: str) -> str:
+    """The .txt summary (what /r/<id>/<key>.txt serves), built from the stored, redacted report."""
+    head = (
+        f"{title or 'samldebug report'} (redaction: {meta.redaction}, expires {meta.expires_at:%Y-%m-%d %H:%M} UTC)\n"
+    )
+    return head + to_text(from_json(doc)) + f"\nFull report: {link}\n"
 
 
 @bp.post("/share")
 def share() -> Any:
+    from .views import page_context
+
     a, report = run_analysis(sharing=True)
-    ctx: dict[str, Any] = present.view(report, config().limits(), clock())
+    ctx = page_context(report, a.fields, None, a.settings)
     try:
-        created, links = share_report(to_json(report), fields())
-        ctx["shared"] = {"created": created, **links}
+        created, links, stored = share_report(to_json(report), fields())
+        text_url = url_for("share.permalink_text", report_id=created.id, key=created.key, _external=True)
+        ctx["shared"] = {
+            "created": created,
+            "text_url": text_url,
+            "ticket_text": ticket_text(stored["report"], stored["title"], created.meta, links["permalink"]),
+            **links,
+        }
     except FormError as e:
         ctx["share_error"] = str(e)
     except StoreError:
@@ -76,8 +94,7 @@ def share() -> Any:
             "Sharing is unavailable right now: the report database cannot be reached. The analysis below is complete."
         )
     partial = request.headers.get("HX-Request") == "true"
-    ctx.update(profile=a.settings.profile, choices=choices())
-    return render_template("_report.html" if partial else "index.html", fields=a.fields, error=None, **ctx)
+    return render_template("_report.html" if partial else "index.html", **ctx)
 
 
 errors.form_page("share.share", lambda message: (render_template("_report.html", error=message, fields={}), 200))
@@ -128,11 +145,8 @@ def permalink_text(report_id: str, key: str) -> Any:
     meta, data = _open(report_id, key)
     if not data:
         return Response("This report exists, but the key in the link is wrong.\n", 403, mimetype="text/plain")
-    report = from_json(data["report"])
-    title = data.get("title") or "samldebug report"
-    head = f"{title} (redaction: {meta.redaction}, expires {meta.expires_at:%Y-%m-%d %H:%M} UTC)\n"
     link = url_for("share.permalink", report_id=report_id, key=key, _external=True)
-    return Response(head + to_text(report) + f"\nFull report: {link}\n", mimetype="text/plain")
+    return Response(ticket_text(data["report"], data.get("title") or "", meta, link), mimetype="text/plain")
 
 
 @bp.get("/r/<report_id>")

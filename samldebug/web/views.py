@@ -7,25 +7,94 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, render_template, request
 
-from .. import catalog
+from .. import catalog, sniff
+from ..config import Settings
 from ..diff import compare
+from ..instants import iso
 from ..model import Report
 from ..pipeline import analyze
 from ..report import to_json, verdict
+from ..sniff import Box
 from . import errors, forms, present
-from .context import clock, config, typed
+from .context import clock, config, typed, upload_names
+from .context import fields as request_fields
 from .errors import error_body
 from .forms import choices, run_analysis
 
 bp = Blueprint("ui", __name__)
 
 
-def _page(
-    report: Report | None, fields: dict[str, str], error: str | None, status: int = 200, profile: Any = None
-) -> Any:
-    ctx: dict[str, Any] = {"fields": fields, "error": error, "choices": choices(), "profile": profile}
+def page_context(
+    report: Report | None, fields: dict[str, str], error: str | None, settings: Settings | None = None
+) -> dict[str, Any]:
+    """Everything the paste page and its report partial show (also used by sharing)."""
+    ctx: dict[str, Any] = {
+        "fields": fields,
+        "error": error,
+        "choices": choices(),
+        "profile": settings.profile if settings is not None else None,
+        "default_skew": config().default_skew,
+        "misplaced": misplaced(),
+    }
     if report is not None:
-        ctx.update(present.view(report, config().limits(), clock()))
+        ctx.update(present.view(report, config().limits(), clock(), settings=settings))
+        given = request_fields()
+        key_given = isinstance(given.get("sp_key"), str) and bool(given["sp_key"].strip())
+        ctx["chips"] = present.chips(fields, upload_names(), key_given=key_given)
+    return ctx
+
+
+# form field → (the role sniff knows it by, the label the form shows)
+BOXES = {
+    "input": (Box.MESSAGE, "Paste a SAMLResponse…"),
+    "metadata": (Box.IDP_METADATA, "Federation Metadata XML"),
+    "cert": (Box.IDP_CERT, "IdP signing certificate"),
+    "sp_cert": (Box.SP_CERT, "SP signing certificate"),
+    "sp_key": (Box.SP_KEY, "SP private key"),
+    "metadata_url": (Box.METADATA_URL, "App Federation Metadata Url"),
+    "sp_entity_id": (Box.SP_ENTITY_ID, "SP entity ID"),
+    "acs_url": (Box.ACS_URL, "ACS URL"),
+    "tenant": (Box.TENANT, "Tenant"),
+    "app_id": (Box.APP_ID, "Application (client) ID"),
+}
+FIELD_OF = {box: (name, label) for name, (box, label) in BOXES.items()}
+
+
+def misplaced() -> list[dict[str, str | None]]:
+    """Values typed into the wrong box, with the box they belong in (sniff.misplaced on each form field)."""
+    if request.method != "POST" or request.is_json:
+        return []
+    given = request_fields()
+    out: list[dict[str, str | None]] = []
+    limits = config().limits()
+    for name, (box, _label) in BOXES.items():
+        value = given.get(name)
+        if not isinstance(value, str) or not value.strip():
+            continue
+        found = sniff.misplaced(box, value, limits)
+        if found is None:
+            continue
+        target = FIELD_OF.get(found.belongs) if found.belongs else None
+        out.append(
+            {
+                "field": name,
+                "message": found.message,
+                "action": found.action,
+                "target": target[0] if target else None,
+                "target_label": target[1] if target else None,
+            }
+        )
+    return out
+
+
+def _page(
+    report: Report | None,
+    fields: dict[str, str],
+    error: str | None,
+    status: int = 200,
+    settings: Settings | None = None,
+) -> Any:
+    ctx = page_context(report, fields, error, settings)
     partial = request.headers.get("HX-Request") == "true"
     # htmx swaps only 2xx answers by default: a form error is shown in place with 200, the full page keeps 400.
     template = "_report.html" if partial else "index.html"
@@ -40,7 +109,7 @@ def index() -> Any:
 @bp.post("/analyze")
 def analyze_page() -> Any:
     a, report = run_analysis()
-    return _page(report, a.fields, None, profile=a.settings.profile)
+    return _page(report, a.fields, None, settings=a.settings)
 
 
 errors.form_page("ui.analyze_page", lambda message: _page(None, typed(), message, 400))
@@ -78,16 +147,38 @@ def compare_page() -> Any:
     return render_template("compare.html", fields={}, result=None, error=None)
 
 
+def _time_source(side: str, report: Report) -> str:
+    given = request_fields().get(f"now_{side}")
+    if isinstance(given, str) and given.strip():
+        return "the time you gave"
+    if report.input.capture is not None:
+        return "each message when the capture received it"
+    if report.now == iso(clock()):
+        return "now"
+    return "the message's own time"
+
+
 @bp.post("/compare")
 def compare_post() -> Any:
     fields = typed()
-    reports = []
+    reports, sides = [], []
     for side in ("a", "b"):
-        a = forms.parse(clock(), input_field=f"input_{side}")
-        reports.append(analyze(a.data, a.settings, now=a.now, notes=a.notes))
+        a = forms.parse(clock(), input_field=f"input_{side}", file_field=f"file_{side}", now_field=f"now_{side}")
+        report = analyze(a.data, a.settings, now=a.now, notes=a.notes)
+        reports.append(report)
+        sides.append(
+            {
+                "report": report,
+                "verdict": verdict(report),
+                "time_source": _time_source(side, report),
+                **present.view(report, config().limits(), clock(), settings=a.settings),
+            }
+        )
+    differences = compare(reports[0], reports[1])
     result = {
-        "differences": compare(reports[0], reports[1]),
-        "sides": [{"report": r, "verdict": verdict(r), **present.view(r, config().limits(), clock())} for r in reports],
+        "decisive": [d for d in differences if d.decisive],
+        "other": [d for d in differences if not d.decisive],
+        "sides": sides,
     }
     return render_template("compare.html", fields=fields, result=result, error=None)
 
