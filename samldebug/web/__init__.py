@@ -17,7 +17,7 @@ from flask import Flask
 from .. import catalog, decrypt, profiles
 from ..config import AppConfig
 from . import api, errors, limits, logs, security, sharing, views
-from .present import ticks
+from .present import ticks, uris
 
 log = logging.getLogger("samldebug.web")
 PACKAGE = Path(__file__).resolve().parent.parent
@@ -78,6 +78,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.extensions["samldebug.sp_keys"] = tuple(decrypt.load_private_keys(key_data))
 
     app.jinja_env.filters["ticks"] = ticks
+    app.jinja_env.filters["uris"] = uris
     security.init_app(app)
     errors.init_app(app)
     logs.install()

@@ -489,3 +489,17 @@ def ticks(text: str | None) -> Markup:
     """Escape, then show `quoted values` as code (fix texts quote the exact strings to make equal)."""
     escaped = str(escape(text or ""))
     return Markup(_TICKS.sub(r"<code>\1</code>", escaped))  # noqa: S704 - built from escaped text only
+
+
+_URIS = re.compile(r"(?:https?://|urn:)[^\s<>\"'`]+")
+
+
+def uris(text: str | None) -> Markup:
+    """Escape, then show URIs as code: they may wrap anywhere, while the words around them never break."""
+    out, pos, raw = [], 0, text or ""
+    for m in _URIS.finditer(raw):
+        out.append(str(escape(raw[pos : m.start()])))
+        out.append(f"<code>{escape(m.group(0))}</code>")
+        pos = m.end()
+    out.append(str(escape(raw[pos:])))
+    return Markup("".join(out))  # noqa: S704 - every piece was escaped
