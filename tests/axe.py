@@ -13,9 +13,7 @@ def run_axe(page: Any, context: str = "document") -> list[dict[str, Any]]:
     """Every violation axe reports (all rules of its default set: WCAG 2.0/2.1/2.2 A and AA plus best practices)."""
     if not page.evaluate("typeof window.axe !== 'undefined'"):
         page.evaluate(AXE.read_text(encoding="utf-8"))  # DevTools evaluation: not subject to the page's CSP
-    result: dict[str, Any] = page.evaluate(
-        f"async () => await axe.run({context}, {{resultTypes: ['violations']}})"
-    )
+    result: dict[str, Any] = page.evaluate(f"async () => await axe.run({context}, {{resultTypes: ['violations']}})")
     violations: list[dict[str, Any]] = result["violations"]
     return violations
 

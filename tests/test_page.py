@@ -77,9 +77,11 @@ def settings_open(page: Any) -> None:
         page.click("#settings > summary")
 
 
-def analyse(page: Any) -> None:
-    page.click("#analyze-form button.primary")
-    page.wait_for_selector("#verdict, #form-error")
+def analyse(page: Any, button: str = "#analyze-form button.primary") -> None:
+    """Submit and wait for the new report (the old one is marked stale first, so it never counts)."""
+    page.evaluate("() => document.querySelectorAll('#report > *').forEach(e => e.setAttribute('data-stale', ''))")
+    page.click(button)
+    page.wait_for_selector("#verdict:not([data-stale]), #form-error:not([data-stale])")
 
 
 def in_viewport(page: Any, selector: str) -> bool:
@@ -198,9 +200,27 @@ def test_app_profiles_live_in_the_browser_only(s: Session) -> None:
 @pytest.mark.parametrize(
     ("box", "value", "says", "action", "lands_in"),
     [
-        ("#f-metadata", "response", "The box for the IdP metadata holds a SAML Response", "message to analyse", "#input"),
-        ("#f-cert", "metadata", "The box for the IdP signing certificate holds IdP metadata", "IdP metadata", "#f-metadata"),
-        ("#input", "certificate", "The box for the message to analyse holds a certificate", "IdP signing certificate", "#f-cert"),
+        (
+            "#f-metadata",
+            "response",
+            "The box for the IdP metadata holds a SAML Response",
+            "message to analyse",
+            "#input",
+        ),
+        (
+            "#f-cert",
+            "metadata",
+            "The box for the IdP signing certificate holds IdP metadata",
+            "IdP metadata",
+            "#f-metadata",
+        ),
+        (
+            "#input",
+            "certificate",
+            "The box for the message to analyse holds a certificate",
+            "IdP signing certificate",
+            "#f-cert",
+        ),
     ],
 )
 def test_value_in_the_wrong_box_is_named_and_moved(
@@ -311,7 +331,11 @@ def test_compare_files_and_own_times_no_false_differences_decisive_first(s: Sess
     ("late", "state", "caption"),
     [
         (timedelta(seconds=-30), "inside", "Inside the validity window"),
-        (timedelta(seconds=60), "within_skew", "Accepted only thanks to the 180 s clock-skew allowance"),
+        (
+            timedelta(seconds=60),
+            "within_skew",
+            "Inside the window only thanks to the 180 s clock-skew allowance (now = 2026-03-01T13:01:00Z",
+        ),
         (timedelta(minutes=10), "outside", "Outside the validity window at the evaluation time: Expired"),
     ],
 )
@@ -326,7 +350,9 @@ def test_time_bar_legible_and_agrees_with_findings(s: Session, late: timedelta, 
     assert f"tb-{state}" in (bar.get_attribute("class") or "")
     assert caption in bar.locator(".tb-caption").inner_text()
     codes = page.locator(".findings .code, .facts .code").all_inner_texts() if page.locator(".findings").count() else []
-    assert ("expired" in codes) == (state == "outside") and ("within_skew" in page.content()) == (state == "within_skew")
+    assert ("expired" in codes) == (state == "outside") and ("within_skew" in page.content()) == (
+        state == "within_skew"
+    )
     assert bar.locator("svg text").count() == 0  # no text inside the scaled drawing: nothing to cut or squeeze
     marks = bar.locator(".tb-marks li")
     boxes = [m.bounding_box() for m in marks.all()]
@@ -334,8 +360,12 @@ def test_time_bar_legible_and_agrees_with_findings(s: Session, late: timedelta, 
     for i, a in enumerate(boxes):
         assert a and a["x"] >= 0 and a["x"] + a["width"] <= viewport + 0.5, a
         for b in boxes[i + 1 :]:
-            assert b and (a["y"] + a["height"] <= b["y"] + 0.5 or b["y"] + b["height"] <= a["y"] + 0.5
-                          or a["x"] + a["width"] <= b["x"] + 0.5 or b["x"] + b["width"] <= a["x"] + 0.5), (a, b)
+            assert b and (
+                a["y"] + a["height"] <= b["y"] + 0.5
+                or b["y"] + b["height"] <= a["y"] + 0.5
+                or a["x"] + a["width"] <= b["x"] + 0.5
+                or b["x"] + b["width"] <= a["x"] + 0.5
+            ), (a, b)
     for m in marks.all():  # every label shown in full on one line of its own box
         assert m.evaluate("e => e.scrollWidth <= e.clientWidth + 1")
     bar.scroll_into_view_if_needed()

@@ -181,7 +181,7 @@ def time_bar(
         state, caption = "outside", f"Outside the validity window at the evaluation time: {outside.title}."
     elif lenient is not None:
         state = "within_skew"
-        caption = f"Accepted only thanks to the {skew} s clock-skew allowance: {lenient.title}."
+        caption = f"Inside the window only thanks to the {skew} s clock-skew allowance ({lenient.actual})."
     elif nb - allowance <= at < na + allowance:
         state, caption = "inside", "Inside the validity window at the evaluation time."
     else:  # no finding says so (e.g. the window checks did not run): say what the picture shows, no verdict
@@ -270,8 +270,8 @@ def not_checked(report: Report, settings: Settings | None) -> list[NotChecked]:
         if not settings.required_claims and v.attributes:
             out.append(
                 NotChecked(
-                    "Claims",
-                    f"{len(v.attributes)} claims",
+                    f"Claims ({len(v.attributes)} sent, none required)",
+                    None,
                     "required_claims",
                     "Add the claims the SP requires to check they are sent",
                 )
@@ -280,8 +280,8 @@ def not_checked(report: Report, settings: Settings | None) -> list[NotChecked]:
     if signed is not None and signed.signature is not None and not settings.anchors:
         out.append(
             NotChecked(
-                "Signature",
-                signed.signature.status.value,
+                "Signature: not verified, no trusted certificate was given",
+                None,
                 "metadata_url",
                 "Add the App Federation Metadata Url to verify the signature",
             )
