@@ -1,5 +1,5 @@
-"""Issue 15 in Debian's Chromium: a day of tickets in the page. Every test runs at 1280 px and at 390 px and
-leaves screenshots in tests/artifacts/ (gitignored)."""
+"""A day of tickets in the page, in Debian's Chromium: settings, compare, reading and sharing. Every test runs at
+1280 px and at 390 px and leaves screenshots in tests/artifacts/ (gitignored)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from axe import assert_accessible
 from browser import PageWatch, shot
-from conftest import CORPUS
 from factory import (
     ACS_URL,
     SP_ENTITY_ID,
@@ -26,6 +25,7 @@ from factory import (
     signed_response,
     to_bytes,
 )
+from helpers import CORPUS
 from webutil import live_server, make_app
 
 WIDTHS = {"wide": (1280, 900), "narrow": (390, 844)}

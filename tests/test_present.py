@@ -8,8 +8,8 @@ import re
 from datetime import timedelta
 
 import pytest
-from conftest import CORPUS, NOW, entra_settings, run
 from factory import SP_ENTITY_ID, T0, ResponseSpec, b64, idp_key, make_keypair, metadata, signed_response
+from helpers import CORPUS, NOW, entra_settings, run
 from webutil import make_app, post_form
 
 from samldebug import trust

@@ -8,8 +8,8 @@ import zlib
 from urllib.parse import quote
 
 import pytest
-from conftest import CORPUS
 from factory import TENANT, b64, idp_key, metadata, signed_response
+from helpers import CORPUS
 
 from samldebug.sniff import Box, Kind, misplaced, sniff
 

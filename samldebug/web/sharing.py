@@ -18,6 +18,7 @@ from . import errors, present
 from .context import clock, config, fields, store
 from .errors import FormError, error_body, wants_json
 from .forms import run_analysis
+from .views import page_context
 
 bp = Blueprint("share", __name__)
 
@@ -74,8 +75,6 @@ def ticket_text(doc: dict[str, Any], title: str, meta: Any, link: str) -> str:
 
 @bp.post("/share")
 def share() -> Any:
-    from .views import page_context
-
     a, report = run_analysis(sharing=True)
     ctx = page_context(report, a.fields, None, a.settings)
     try:
