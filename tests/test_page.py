@@ -516,3 +516,18 @@ def test_unsigned_xss_in_wrong_box_stays_text(s: Session) -> None:
     page.fill("#input", b64(to_bytes(build_response(ResponseSpec(name_id=evil)))))
     analyse(page)
     assert page.locator("#misplaced").count() == 1 and page.locator("#report img").count() == 0
+
+
+def test_dark_theme_report_is_accessible(browser, server: str, width: str) -> None:  # type: ignore[no-untyped-def]
+    sess = Session(browser, server, width, color_scheme="dark")
+    page = sess.open()
+    settings_open(page)
+    page.fill("#input", b64(signed_response(spec=ResponseSpec(audience="https://sp.example.com/saml/metadata/"))))
+    page.fill("#f-metadata", metadata().decode())
+    page.fill("#f-sp_entity_id", SP_ENTITY_ID)
+    page.fill("#f-now", AT)
+    analyse(page)
+    page.locator("#xml-0 details.xml-pretty > summary").click()
+    sess.shot("report-dark")
+    assert_accessible(page, "report, dark theme")
+    sess.close()
