@@ -26,6 +26,7 @@ def docs_shot(page, name: str, selector: str) -> None:  # type: ignore[no-untype
     """With SAMLDEBUG_UPDATE_SCREENSHOTS=1, a viewport-sized picture for the README in docs/."""
     if os.environ.get("SAMLDEBUG_UPDATE_SCREENSHOTS") == "1":
         DOCS.mkdir(exist_ok=True)
+        page.evaluate("document.activeElement && document.activeElement.blur()")  # no focus ring in the picture
         page.evaluate(f"document.querySelector('{selector}').scrollIntoView()")
         page.screenshot(path=str(DOCS / f"{name}.png"))
 
@@ -105,12 +106,18 @@ def test_narrow_screen_is_readable(browser, server: str) -> None:  # type: ignor
     page = ctx.new_page()
     watch = PageWatch(page)
     page.goto(server + "/")
-    page.fill("#input", b64(signed_response()))
+    page.fill("#input", b64(signed_response(spec=ResponseSpec(audience="https://sp.example.com/saml/metadata/"))))
+    page.click("#settings > summary")
+    page.fill("textarea[name=metadata]", metadata().decode())
+    page.fill("input[name=sp_entity_id]", SP_ENTITY_ID)
+    page.fill("input[name=now]", "2026-03-01T12:01:00Z")
+    page.click("#settings > summary")
     page.click("button.primary")
     page.wait_for_selector("#verdict")
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 400, width  # no horizontal scrolling of the page itself
     shot(page, "narrow")
+    docs_shot(page, "narrow", "#report")
     watch.assert_clean()
     ctx.close()
 
@@ -128,7 +135,7 @@ def test_report_screenshot(browser, server: str) -> None:  # type: ignore[no-unt
     page.click("button.primary")
     page.wait_for_selector("#verdict")
     shot(page, "report")
-    docs_shot(page, "report", "#verdict")
+    docs_shot(page, "report", "#report")
     watch.assert_clean()
     ctx.close()
 
