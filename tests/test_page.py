@@ -282,18 +282,21 @@ def test_compare_files_and_own_times_no_false_differences_decisive_first(s: Sess
     import harfactory as hf
 
     page = s.open("/compare")
-    # A: a HAR of a working sign-in, judged when it was captured; B: a pasted response days later
+    # A: a HAR of a working sign-in, judged when it was captured; B: a response saved to a file, judged at its time
     har = tmp_path / "working.har"
     har.write_bytes(hf.dumps(hf.har(hf.sp_initiated(), "chrome")))
     page.set_input_files("#file_a", str(har))
     failing = ResponseSpec(audience="https://sp.example.com/saml/metadata/")
-    page.fill("#input_b", b64(signed_response(spec=failing)))
+    xml = tmp_path / "failing.xml"
+    xml.write_bytes(signed_response(spec=failing))
+    page.set_input_files("#file_b", str(xml))
     page.fill("#now_b", AT)
     page.click("#compare-form button.primary")
     page.wait_for_selector("#differences")
     assert "Judged at each message when the capture received it" in page.inner_text("#side-1 .side-time")
     assert f"Judged at {AT} (the time you gave)" in page.inner_text("#side-2 .side-time")
     assert "reject" not in page.inner_text("#side-1 h2").lower()
+    assert "audience" in page.inner_text("#differences")  # B's file was read: its audience differs
     s.shot("compare-capture")
 
     page = s.open("/compare")
