@@ -151,8 +151,11 @@ def _time_source(side: str, report: Report) -> str:
     given = request_fields().get(f"now_{side}")
     if isinstance(given, str) and given.strip():
         return "the time you gave"
-    if report.input.capture is not None:
+    basis = getattr(report, "time_basis", None)  # set by the diagnosis work; absent before it lands
+    if report.input.capture is not None or basis == "capture":
         return "each message when the capture received it"
+    if basis == "issue":
+        return "the message's own IssueInstant"
     if report.now == iso(clock()):
         return "now"
     return "the message's own time"
