@@ -56,10 +56,12 @@ metadata_cache = Table(
     Column("body", LargeBinary, nullable=False),
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 4
 # Ordered migrations: version N upgrades N-1 → N. Version 1 is the initial schema; version 2 adds
 # metadata_cache, which create_all() creates on an existing database (new tables need no statement here).
-MIGRATIONS: dict[int, list[str]] = {2: []}
+# Version 3 is the audit log (its own branch); version 4 adds the test SP tables (store/testsp.py: test_sps,
+# sp_requests, sp_seen, sp_results), also created by create_all().
+MIGRATIONS: dict[int, list[str]] = {2: [], 4: []}
 
 
 class StoreError(RuntimeError):
@@ -202,3 +204,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+# The test SP tables live in their own module but in the same MetaData (created and migrated with the rest).
+from . import testsp as _testsp  # noqa: E402,F401
