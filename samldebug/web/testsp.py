@@ -220,7 +220,7 @@ def _page(loaded: Loaded, status: int = 200, **ctx: Any) -> Any:
     saved = loaded.rec.settings.get("options") or {}
     form = ctx.pop("form", None) or saved or sp.options_to_form(sp.RequestOptions())
     cert = loaded.keys.certificate()
-    return (
+    resp = make_response(
         render_template(
             "sp_page.html",
             t=loaded.sp,
@@ -242,6 +242,7 @@ def _page(loaded: Loaded, status: int = 200, **ctx: Any) -> Any:
         ),
         status,
     )
+    return _allow_forms_to(resp, list(idp.sso.values()))
 
 
 def _thumbprint(cert: Any) -> str:
@@ -385,13 +386,23 @@ def _with_owner(resp: Response, loaded: Loaded, token: str) -> Response:
     return resp
 
 
+def _allow_forms_to(resp: Response, urls: Any) -> Response:
+    """CSP form-action also governs the redirects that follow a form submission: the test SP's own forms (sign in,
+    sign out) end at the IdP, so its origins join 'self' on these pages only."""
+    origins = sorted({"{0.scheme}://{0.netloc}".format(urlsplit(u)) for u in urls if u.startswith(("https://", "http://"))})
+    if origins:
+        resp.headers["Content-Security-Policy"] = security.CSP.replace(
+            "form-action 'self'", "form-action 'self' " + " ".join(origins)
+        )
+    return resp
+
+
 def _send(loaded: Loaded, out: sp.Outgoing, token: str) -> Response:
     if out.binding == "redirect":
         resp = make_response(redirect(out.url, 303))
     else:
-        resp = make_response(render_template("sp_post.html", action=out.url, fields=out.fields, what="sign-in request"))
-        origin = "{0.scheme}://{0.netloc}".format(urlsplit(out.url))
-        resp.headers["Content-Security-Policy"] = security.CSP.replace("form-action 'self'", f"form-action 'self' {origin}")
+        resp = make_response(render_template("sp_post.html", action=out.url, fields=out.fields, what="SAML message"))
+        _allow_forms_to(resp, [out.url])
     resp.headers["Cache-Control"] = "no-store"
     return _with_owner(resp, loaded, token)
 
@@ -633,6 +644,8 @@ def _result_page(loaded: Loaded, result_id: str, status: int = 200, **ctx: Any) 
         status,
     )
     resp.headers["Cache-Control"] = "no-store"
+    if doc.get("logout"):
+        _allow_forms_to(resp, list(_idp(loaded, clock()).slo.values()))
     return resp
 
 
