@@ -146,3 +146,129 @@ def test_sp_initiated(stack: Stack, binding: str, signed: bool) -> None:
     assert last["signed"] is signed
     watch.assert_clean()
     page.close()
+
+
+def test_idp_initiated_and_share(stack: Stack) -> None:
+    page = stack.page()
+    watch = PageWatch(page)
+    page.goto(stack.idp + "/start?RelayState=from-my-apps")
+    result(page, stack)
+    assert "IdP-initiated" in page.inner_text("#flow-kind")
+    assert "signature: valid" in page.inner_text("#verdict")
+    assert "idp_initiated" in page.inner_text(".findings-list")
+    assert "from-my-apps" in page.inner_text("#flow")
+    url = page.url
+    # Another browser cannot open the report (no key cookie); the receiving one can share it.
+    other = stack.context.browser.new_context()
+    try:
+        assert other.new_page().goto(url).status == 404
+    finally:
+        other.close()
+    page.click("#share-panel summary")
+    page.click("#share-button")
+    link = page.input_value("#permalink")
+    assert "/r/" in link
+    page.goto(link)
+    assert "signature: valid" in page.inner_text("#verdict")
+    watch.assert_clean()
+    page.close()
+
+
+def test_encrypted_assertion(stack: Stack) -> None:
+    stack.idp_get("/control?encrypt=1")
+    try:
+        page = sign_in(stack, binding="redirect", sign=True)
+        result(page, stack)
+        text = page.inner_text("#report")
+        assert "decrypted" in text
+        assert "signature: valid" in page.inner_text("#verdict")
+        assert "alice@example.com" in text  # the attribute inside the decrypted assertion
+    finally:
+        stack.idp_get("/control?encrypt=0")
+    page.close()
+
+
+def test_single_logout_sp_initiated(stack: Stack) -> None:
+    page = sign_in(stack, binding="redirect", sign=False)
+    result(page, stack)
+    page.click("#logout-button")
+    result(page, stack)
+    assert "Logout response" in page.inner_text("#flow-kind")
+    assert "signature: valid" in page.inner_text("#verdict")
+    assert "in_response_to_mismatch" not in page.inner_text("#report")
+    assert stack.idp_get("/last")["signed"] is True  # the IdP received and verified a signed LogoutRequest
+    page.close()
+
+
+def test_single_logout_idp_initiated(stack: Stack) -> None:
+    page = stack.page()
+    page.goto(stack.idp + "/logout-start?name_id=alice")
+    page.wait_for_selector("#idp-message")
+    assert "urn:oasis:names:tc:SAML:2.0:status:Success" in page.inner_text("#idp-message")
+    assert stack.idp_get("/last")["signed"] is True
+    page.close()
+
+
+def test_wrong_acs_url_is_the_idps_error(stack: Stack) -> None:
+    wrong = stack.base + "/sp/e2e/acs-wrong"
+    page = stack.page()
+    page.goto(stack.base + "/sp/e2e")
+    page.fill("#request-form input[name=acs_url]", wrong)
+    page.click("#preview-button")  # the preview predicts Entra's AADSTS50011
+    page.wait_for_selector("#predictions")
+    assert "acs_url_not_registered" in page.inner_text("#predictions")
+    page.click("#sign-in-button")
+    page.wait_for_selector("#idp-message")
+    assert page.url.startswith(stack.idp)
+    assert "refused" in page.inner_text("#idp-message")
+    assert "error" in stack.idp_get("/last")
+    page.close()
+
+
+def test_replayed_response(stack: Stack) -> None:
+    page = sign_in(stack, binding="post", sign=True)
+    posted: list[str] = []
+    page.on("request", lambda r: posted.append(r.post_data or "") if r.url.endswith("/sp/e2e/acs") else None)
+    result(page, stack)
+    assert posted and "SAMLResponse=" in posted[0]
+    assert "response_replayed" not in page.inner_text("#report")
+    # The same response posted again, by the same browser (an attacker would need the SAMLResponse only).
+    page.goto(stack.idp + "/last")
+    page.evaluate(
+        """([action, body]) => {
+            const form = document.createElement('form');
+            form.method = 'post'; form.action = action;
+            for (const [k, v] of new URLSearchParams(body)) {
+                const i = document.createElement('input'); i.type = 'hidden'; i.name = k; i.value = v; form.append(i);
+            }
+            document.body.append(form); form.submit();
+        }""",
+        [stack.base + "/sp/e2e/acs", posted[0]],
+    )
+    result(page, stack)
+    report = page.inner_text("#report")
+    assert "response_replayed" in report and "request_answered_twice" in report
+    assert "replayed" in page.inner_text("#flow-kind")
+    page.close()
+
+
+def test_expired_response(stack: Stack) -> None:
+    stack.clock.offset = timedelta(hours=1)  # the response arrives an hour after it was issued
+    try:
+        page = sign_in(stack, binding="redirect")
+        result(page, stack)
+        assert "outside validity window" in page.inner_text("#verdict")
+    finally:
+        stack.clock.offset = timedelta()
+    page.close()
+
+
+def test_unknown_signing_key_after_the_idp_rolls_its_key(stack: Stack) -> None:
+    """Last: the IdP signs with a new key; the app metadata the test SP holds still names the old one."""
+    stack.idp_get("/control?roll=1")
+    page = sign_in(stack, binding="redirect")
+    result(page, stack)
+    verdict = page.inner_text("#verdict")
+    assert "signature: valid" not in verdict
+    assert "signed_by_unknown_key" in page.inner_text("#report")
+    page.close()

@@ -528,13 +528,19 @@ def _finish(loaded: Loaded, report: Report, flow: dict[str, Any], relay_state: s
     return resp
 
 
+def _raw_url() -> str:
+    """The URL with the query string exactly as received (request.url re-encodes it, which breaks a Redirect
+    binding signature)."""
+    return request.base_url + "?" + request.query_string.decode("latin-1")
+
+
 def _received(loaded: Loaded, parameter: str, kind: str) -> Any:
     now = clock()
     idp = _idp(loaded, now)
     settings = _settings(loaded, idp)
     relay = request.values.get("RelayState")
     if request.method == "GET":
-        evidence: bytes | str = request.url  # Redirect binding: the signature covers the raw query
+        evidence: bytes | str = _raw_url()  # Redirect binding: the signature covers the raw query
     else:
         value = request.form.get(parameter) or ""
         evidence = urlencode({parameter: value, **({"RelayState": relay} if relay else {})})
@@ -591,7 +597,7 @@ def _answer_logout(loaded: Loaded) -> Any:
     idp = _idp(loaded, now)
     settings = _settings(loaded, idp)
     if request.method == "GET":
-        evidence: str = request.url
+        evidence: str = _raw_url()
     else:
         evidence = urlencode({k: v for k, v in request.form.items() if k in ("SAMLRequest", "RelayState")})
     report = analyze(evidence, settings, now=now)
