@@ -435,7 +435,7 @@ def logout_response(
 def sign_enveloped(xml: bytes, keys: KeyPair, sig_alg: str = "rsa-sha256") -> bytes:
     """An enveloped signature right after the Issuer (SAML core §5.4.1: the Signature follows the Issuer),
     exclusive C14N, SHA-256 digest, with the certificate in KeyInfo. signxml does the signing."""
-    from signxml import XMLSigner  # signxml is slow to import; only signing needs it
+    from signxml import XMLSigner  # type: ignore[attr-defined]  # imported when signing only
 
     if sig_alg == "rsa-sha1":
         raise SPError(
@@ -566,7 +566,7 @@ def sp_metadata(sp: TestSP, keys: KeyPair, now: datetime, *, signed: bool = True
     xml = etree.tostring(root, encoding="utf-8")
     if not signed:
         return xml
-    from signxml import XMLSigner
+    from signxml import XMLSigner  # type: ignore[attr-defined]
 
     doc = etree.fromstring(xml)
     placeholder = etree.Element(f"{{{DS}}}Signature", nsmap={"ds": DS})
@@ -636,7 +636,8 @@ def options_from(text: str, limits: Limits, base: RequestOptions | None = None) 
             force_authn=(root.get("ForceAuthn") or "").lower() in ("true", "1"),
             is_passive=(root.get("IsPassive") or "").lower() in ("true", "1"),
             authn_contexts=tuple(
-                (el.text or "").strip() for el in (rac.findall("saml:AuthnContextClassRef", NS) if rac is not None else [])
+                (el.text or "").strip()
+                for el in (rac.findall("saml:AuthnContextClassRef", NS) if rac is not None else [])
             )[:8],
             comparison=(rac.get("Comparison") or "") if rac is not None else "",
             acs=acs,
@@ -650,7 +651,9 @@ def options_from(text: str, limits: Limits, base: RequestOptions | None = None) 
             notes.append(f"Comparison={opts.comparison!r} is not a SAML value; it was left out.")
             opts = dataclasses.replace(opts, comparison="")
         if opts.sign and opts.binding == "post" and opts.sig_alg == "rsa-sha1":
-            notes.append("The request was signed with RSA-SHA1 in the XML; the test SP signs POST requests with SHA-256.")
+            notes.append(
+                "The request was signed with RSA-SHA1 in the XML; the test SP signs POST requests with SHA-256."
+            )
             opts = dataclasses.replace(opts, sig_alg="rsa-sha256")
         if root.get("AssertionConsumerServiceURL"):
             notes.append(
@@ -661,12 +664,22 @@ def options_from(text: str, limits: Limits, base: RequestOptions | None = None) 
                 "NameIDPolicy SPNameQualifier is not copied (it names the customer's SP); Entra may refuse it "
                 "(AADSTS90011): the analysis of the customer's request reports it."
             )
-        for tag, label in (("saml:Subject", "Subject"), ("samlp:Scoping", "Scoping"), ("samlp:Extensions", "Extensions")):
+        for tag, label in (
+            ("saml:Subject", "Subject"),
+            ("samlp:Scoping", "Scoping"),
+            ("samlp:Extensions", "Extensions"),
+        ):
             if root.find(tag, NS) is not None:
-                notes.append(f"{label} is not copied: analyse the customer's request itself for what Entra says about it.")
+                notes.append(
+                    f"{label} is not copied: analyse the customer's request itself for what Entra says about it."
+                )
         issuer = root.find("saml:Issuer", NS)
         entity = (issuer.text or "").strip() if issuer is not None else None
-        notes.insert(0, "Copied: binding, signing and SigAlg, NameIDPolicy, ForceAuthn, IsPassive, RequestedAuthnContext, ACS URL or index.")
+        notes.insert(
+            0,
+            "Copied: binding, signing and SigAlg, NameIDPolicy, ForceAuthn, IsPassive, RequestedAuthnContext, "
+            "ACS URL or index.",
+        )
         return Replayed(opts, "AuthnRequest", entity, tuple(notes))
     if kind == "metadata":
         sso = root.find("md:SPSSODescriptor", NS)
@@ -691,7 +704,9 @@ def options_from(text: str, limits: Limits, base: RequestOptions | None = None) 
         if len(formats) > 1:
             notes.append(f"The metadata lists {len(formats)} NameID formats; SPs usually request the first.")
         if acs_bindings and POST not in acs_bindings:
-            notes.append("The customer's ACS does not take HTTP-POST, the only binding Entra answers with (AADSTS75003).")
+            notes.append(
+                "The customer's ACS does not take HTTP-POST, the only binding Entra answers with (AADSTS75003)."
+            )
         entity = root.get("entityID")
         return Replayed(opts, "SP metadata", entity, tuple(notes))
     raise SPError(f"That is a {kind.replace('_', ' ')}, not an AuthnRequest or SP metadata.")

@@ -34,7 +34,13 @@ from cryptography.x509.oid import NameOID
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from saml2.config import IdPConfig
 from saml2.metadata import entity_descriptor
-from saml2.saml import NAME_FORMAT_URI, NAMEID_FORMAT_EMAILADDRESS, NAMEID_FORMAT_PERSISTENT, NAMEID_FORMAT_TRANSIENT, NameID
+from saml2.saml import (
+    NAME_FORMAT_URI,
+    NAMEID_FORMAT_EMAILADDRESS,
+    NAMEID_FORMAT_PERSISTENT,
+    NAMEID_FORMAT_TRANSIENT,
+    NameID,
+)
 from saml2.server import Server
 
 PASSWORD = "urn:oasis:names:tc:SAML:2.0:ac:classes:Password"
@@ -99,7 +105,11 @@ class Idp:
                                 (f"{self.base}/slo/post", BINDING_HTTP_POST),
                             ],
                         },
-                        "name_id_format": [NAMEID_FORMAT_PERSISTENT, NAMEID_FORMAT_TRANSIENT, NAMEID_FORMAT_EMAILADDRESS],
+                        "name_id_format": [
+                            NAMEID_FORMAT_PERSISTENT,
+                            NAMEID_FORMAT_TRANSIENT,
+                            NAMEID_FORMAT_EMAILADDRESS,
+                        ],
                         "policy": {"default": {"lifetime": {"minutes": 15}, "name_form": NAME_FORMAT_URI}},
                         "sign_response": True,
                         "sign_assertion": True,
@@ -124,7 +134,9 @@ class Idp:
     def _respond(self, in_response_to: str | None, destination: str, sp: str, relay_state: str, policy: Any) -> Any:
         kw: dict[str, Any] = {}
         if self.encrypt:
-            kw.update(encrypt_assertion=True, encrypt_cert_assertion=self._sp_cert(sp), encrypted_advice_attributes=False)
+            kw.update(
+                encrypt_assertion=True, encrypt_cert_assertion=self._sp_cert(sp), encrypted_advice_attributes=False
+            )
         response = self.server.create_authn_response(
             USER,
             in_response_to,
@@ -144,21 +156,30 @@ class Idp:
         relay = params.get("RelayState", "")
         try:
             req = self.server.parse_authn_request(
-                params["SAMLRequest"], binding, relay_state=relay or None, sigalg=params.get("SigAlg"),
+                params["SAMLRequest"],
+                binding,
+                relay_state=relay or None,
+                sigalg=params.get("SigAlg"),
                 signature=params.get("Signature"),
             )
             if req is None:
                 raise ValueError("the request did not verify")
             message = req.message
             signed = "Signature" in params or message.signature is not None
-            self.last = {"id": message.id, "binding": binding, "signed": signed, "force_authn": message.force_authn,
-                         "acs_url": message.assertion_consumer_service_url}
+            self.last = {
+                "id": message.id,
+                "binding": binding,
+                "signed": signed,
+                "force_authn": message.force_authn,
+                "acs_url": message.assertion_consumer_service_url,
+            }
             args = self.server.response_args(message, [BINDING_HTTP_POST])
         except Exception as e:  # noqa: BLE001 - every refusal is the IdP's error page
             self.last = {"error": f"{type(e).__name__}: {e}"}
             return _page(400, "IdP error", f"The IdP refused the request: {type(e).__name__}: {e}")
-        http = self._respond(args["in_response_to"], args["destination"], args["sp_entity_id"], relay,
-                             args.get("name_id_policy"))
+        http = self._respond(
+            args["in_response_to"], args["destination"], args["sp_entity_id"], relay, args.get("name_id_policy")
+        )
         return "200 OK", [("Content-Type", "text/html")], http["data"]
 
     def start(self, params: dict[str, str]) -> tuple[str, list[tuple[str, str]], str]:
@@ -178,19 +199,30 @@ class Idp:
             return _page(200, "IdP: logout answered", f"LogoutResponse status: {status}")
         try:
             req = self.server.parse_logout_request(
-                params["SAMLRequest"], binding, relay_state=params.get("RelayState"), sigalg=params.get("SigAlg"),
+                params["SAMLRequest"],
+                binding,
+                relay_state=params.get("RelayState"),
+                sigalg=params.get("SigAlg"),
                 signature=params.get("Signature"),
             )
             if req is None:
                 raise ValueError("the LogoutRequest did not verify")
-            self.last = {"logout_request": req.message.id, "name_id": req.message.name_id.text,
-                         "signed": "Signature" in params}
+            self.last = {
+                "logout_request": req.message.id,
+                "name_id": req.message.name_id.text,
+                "signed": "Signature" in params,
+            }
             response = self.server.create_logout_response(req.message, [BINDING_HTTP_REDIRECT], sign=True)
             destination = self.server.metadata.single_logout_service(self._sp(), BINDING_HTTP_REDIRECT, "spsso")[0][
                 "location"
             ]
             http = self.server.apply_binding(
-                BINDING_HTTP_REDIRECT, str(response), destination, params.get("RelayState", ""), response=True, sign=True
+                BINDING_HTTP_REDIRECT,
+                str(response),
+                destination,
+                params.get("RelayState", ""),
+                response=True,
+                sign=True,
             )
         except Exception as e:  # noqa: BLE001
             self.last = {"error": f"{type(e).__name__}: {e}"}
@@ -211,7 +243,11 @@ class Idp:
         if params.get("roll") == "1":
             self.active = 1
             self.server = self._server()
-        return "200 OK", [("Content-Type", "application/json")], json.dumps({"encrypt": self.encrypt, "key": self.active})
+        return (
+            "200 OK",
+            [("Content-Type", "application/json")],
+            json.dumps({"encrypt": self.encrypt, "key": self.active}),
+        )
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
         path = environ.get("PATH_INFO", "")

@@ -92,8 +92,16 @@ def stack(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[St
         with urllib.request.urlopen(base + "/sp/e2e/metadata", timeout=10) as r:
             (tmp / "sp.xml").write_bytes(r.read())
         proc = subprocess.Popen(
-            [sys.executable, str(HERE / "idp.py"), "--host", "localhost", "--sp-metadata", str(tmp / "sp.xml"),
-             "--workdir", str(tmp)],
+            [
+                sys.executable,
+                str(HERE / "idp.py"),
+                "--host",
+                "localhost",
+                "--sp-metadata",
+                str(tmp / "sp.xml"),
+                "--workdir",
+                str(tmp),
+            ],
             stdout=subprocess.PIPE,
             text=True,
         )

@@ -150,7 +150,14 @@ class TestSPStore:
 
     # requests sent
     def save_request(
-        self, request_id: str, sp_name: str, kind: str, owner: str, now: datetime, expires_at: datetime, details: dict[str, Any]
+        self,
+        request_id: str,
+        sp_name: str,
+        kind: str,
+        owner: str,
+        now: datetime,
+        expires_at: datetime,
+        details: dict[str, Any],
     ) -> None:
         values = {
             "id": request_id,

@@ -49,10 +49,12 @@ from ..config import Settings
 from ..model import AnalysisStop, Finding, Report
 from ..pipeline import analyze, sort_findings
 from ..report import from_json, to_json
+from ..sp import KeyPair, TestSP
 from ..store import StoreError
 from ..store.testsp import SPRecord, TestSPStore, owner_hash
-from . import forms, present, security
-from .views import clock, config
+from . import present, security
+from .context import clock, config, metadata_ca_file, metadata_cache, store
+from .errors import FormError
 
 bp = Blueprint("testsp", __name__, url_prefix="/sp")
 
@@ -76,16 +78,14 @@ def authorize(action: str, name: str | None = None) -> None:
 
 
 def db() -> TestSPStore:
-    from .sharing import store
-
     return TestSPStore(store())
 
 
 @dataclass(frozen=True)
 class Loaded:
     rec: SPRecord
-    sp: sp.TestSP
-    keys: sp.KeyPair
+    sp: TestSP
+    keys: KeyPair
 
 
 def _key_dir(name: str) -> Path:
@@ -148,11 +148,13 @@ def _idp(loaded: Loaded, now: datetime) -> Idp:
     limits = config().limits()
     sources = []
     if s.get("metadata_url"):
-        sources.append(trust.MetadataSource(str(s["metadata_url"]), "App Federation Metadata Url"))
+        sources.append(fetch.MetadataSource(str(s["metadata_url"]), "App Federation Metadata Url"))
     docs: list[tuple[bytes, str, str | None]] = []
     notes: list[Finding] = []
     if sources:
-        fetched, notes = trust.fetch_all(sources, forms._policy(config()), forms._cache(), clock())
+        fetched, notes = fetch.fetch_all(
+            sources, config().fetch_policy(ca_file=metadata_ca_file()), metadata_cache(), clock()
+        )
         docs += fetched
     if loaded.rec.idp_metadata:
         docs.append((loaded.rec.idp_metadata, "uploaded federation metadata", None))
@@ -163,7 +165,9 @@ def _idp(loaded: Loaded, now: datetime) -> Idp:
         for e in info.endpoints:
             target = sso if e.kind == "SingleSignOnService" else slo if e.kind == "SingleLogoutService" else None
             if target is not None:
-                target.setdefault("post" if e.binding == sp.POST else "redirect" if e.binding == sp.REDIRECT else "", e.location)
+                target.setdefault(
+                    "post" if e.binding == sp.POST else "redirect" if e.binding == sp.REDIRECT else "", e.location
+                )
     return Idp(found, notes + found.notes, sso, slo)
 
 
@@ -246,7 +250,8 @@ def _page(loaded: Loaded, status: int = 200, **ctx: Any) -> Any:
 
 
 def _thumbprint(cert: Any) -> str:
-    return str(cert.fingerprint(hashes.SHA1()).hex().upper())  # as the Entra portal shows thumbprints
+    # A thumbprint for display, as the Entra portal shows them; never used to decide trust.
+    return str(cert.fingerprint(hashes.SHA1()).hex().upper())  # noqa: S303
 
 
 @bp.get("/<name>")
@@ -267,8 +272,9 @@ def save_idp(name: str) -> Any:
     pasted = (request.form.get("metadata") or "").strip().encode()
     if tenant:
         try:
-            url = fetch.entra_metadata_url(tenant, (request.form.get("app_id") or "").strip() or None,
-                                           request.form.get("cloud") or "global")
+            url = fetch.entra_metadata_url(
+                tenant, (request.form.get("app_id") or "").strip() or None, request.form.get("cloud") or "global"
+            )
         except AnalysisStop as stop:
             return _page(loaded, 400, error=stop.finding.title)
     if data is not None and len(data) > config().max_xml_bytes:
@@ -389,7 +395,9 @@ def _with_owner(resp: Response, loaded: Loaded, token: str) -> Response:
 def _allow_forms_to(resp: Response, urls: Any) -> Response:
     """CSP form-action also governs the redirects that follow a form submission: the test SP's own forms (sign in,
     sign out) end at the IdP, so its origins join 'self' on these pages only."""
-    origins = sorted({"{0.scheme}://{0.netloc}".format(urlsplit(u)) for u in urls if u.startswith(("https://", "http://"))})
+    origins = sorted(
+        {"{0.scheme}://{0.netloc}".format(urlsplit(u)) for u in urls if u.startswith(("https://", "http://"))}
+    )
     if origins:
         resp.headers["Content-Security-Policy"] = security.CSP.replace(
             "form-action 'self'", "form-action 'self' " + " ".join(origins)
@@ -608,9 +616,7 @@ def _answer_logout(loaded: Loaded) -> Any:
     destination = idp.slo.get("redirect") or idp.slo.get("post") or ""
     if not destination:
         abort(400, description="The app's federation metadata has no SingleLogoutService to answer to.")
-    xml = sp.logout_response(
-        loaded.sp, destination, message.unverified.id, now, "Success" if ok else "Requester"
-    )
+    xml = sp.logout_response(loaded.sp, destination, message.unverified.id, now, "Success" if ok else "Requester")
     binding = "redirect" if idp.slo.get("redirect") else "post"
     relay = request.values.get("RelayState") or ""
     out = sp.prepare(xml, destination, binding, relay, loaded.keys, "rsa-sha256", "SAMLResponse")
@@ -645,7 +651,14 @@ def _result_page(loaded: Loaded, result_id: str, status: int = 200, **ctx: Any) 
     view = present.view(report, config().limits(), clock())
     resp = make_response(
         render_template(
-            "sp_result.html", t=loaded.sp, doc=doc, flow=doc.get("flow") or {}, result_id=result_id, fields=None, **view, **ctx
+            "sp_result.html",
+            t=loaded.sp,
+            doc=doc,
+            flow=doc.get("flow") or {},
+            result_id=result_id,
+            fields=None,
+            **view,
+            **ctx,
         ),
         status,
     )
@@ -663,7 +676,7 @@ def share_result(name: str, result_id: str) -> Any:
     doc = _open_result(loaded, result_id)
     try:
         created, links = share_report(doc["report"], dict(request.form.items()))
-    except forms.FormError as e:
+    except FormError as e:
         return _result_page(loaded, result_id, 400, share_error=str(e))
     except StoreError:
         return _result_page(loaded, result_id, 503, share_error="Sharing is unavailable: the database is down.")
@@ -683,7 +696,10 @@ def logout(name: str, result_id: str) -> Any:
     destination = idp.slo.get("redirect") or idp.slo.get("post") or ""
     if not destination:
         return _result_page(
-            loaded, result_id, 400, logout_error="The app's federation metadata has no SingleLogoutService (Logout URL)."
+            loaded,
+            result_id,
+            400,
+            logout_error="The app's federation metadata has no SingleLogoutService (Logout URL).",
         )
     binding = "redirect" if idp.slo.get("redirect") else "post"
     request_id = sp.new_id()
