@@ -21,6 +21,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     create_engine,
     delete,
     event,
@@ -54,6 +55,49 @@ metadata_cache = Table(
     Column("final_url", String(2048), nullable=False),
     Column("fetched_at", DateTime(timezone=True), nullable=False),
     Column("body", LargeBinary, nullable=False),
+)
+
+# Test SP state (schema v4), used through store/testsp.py.
+test_sps = Table(
+    "test_sps",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("settings", Text, nullable=False),  # JSON: IdP metadata source, last request options
+    Column("idp_metadata", LargeBinary, nullable=True),  # an uploaded federation metadata file
+    Column("key_pem", LargeBinary, nullable=True),  # shared key pair (non-SQLite databases); else instance folder
+    Column("cert_pem", LargeBinary, nullable=True),
+)
+sp_requests = Table(
+    "sp_requests",
+    metadata,
+    Column("id", String(128), primary_key=True),  # the request's ID attribute
+    Column("sp_name", String(40), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),  # authn | logout
+    Column("owner_hash", String(64), nullable=False),  # SHA-256 of the starting browser's flow cookie
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("consumed_at", DateTime(timezone=True), nullable=True),
+    Column("details", Text, nullable=False),  # JSON: the knobs, the destination, the binding
+)
+sp_seen = Table(
+    "sp_seen",
+    metadata,
+    Column("key", String(64), primary_key=True),  # SHA-256 of (test SP, message ID)
+    Column("seen_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
+)
+sp_results = Table(
+    "sp_results",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("sp_name", String(40), nullable=False),
+    Column("key_hash", String(64), nullable=False),
+    Column("owner_hash", String(64), nullable=True),  # set for SP-initiated flows: only the starter may view
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("ciphertext", LargeBinary, nullable=False),
 )
 
 SCHEMA_VERSION = 4
@@ -204,7 +248,3 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
-
-
-# The test SP tables live in their own module but in the same MetaData (created and migrated with the rest).
-from . import testsp as _testsp  # noqa: E402,F401
