@@ -555,6 +555,8 @@ def _received(loaded: Loaded, parameter: str, kind: str) -> Any:
     report = analyze(evidence, settings, now=now, notes=tuple(idp.notes))
     flow, extra = _extra_findings(loaded.sp.name, report, now, kind)
     report = dataclasses.replace(report, findings=sort_findings(list(report.findings) + extra))
+    if secrets.randbelow(50) == 0:  # expired requests, sightings and results go without a cron job too
+        db().purge(now)
     return _finish(loaded, report, flow, relay, now)
 
 
