@@ -378,7 +378,7 @@ def purge_cmd(database_url: str | None) -> None:
         sp_removed = TestSPStore(store).purge(datetime.now(UTC))
     except StoreError as e:
         raise click.ClickException(str(e)) from None
-    click.echo(f"purged {removed} expired report(s), {sp_removed} expired test SP request(s), sighting(s) and result(s)")
+    click.echo(f"purged {removed} expired report(s) and {sp_removed} expired test SP record(s)")
 
 
 @main.command("presets")

@@ -95,7 +95,9 @@ def test_tenant_and_app_id_become_the_app_federation_metadata_url(tmp_path: Path
         == f"https://login.microsoftonline.com/{TENANT}/federationmetadata/2007-06/federationmetadata.xml?appid={APP_ID}"
     )
     assert f'value="{url}"' in html
-    assert "idp-notes" in html and "does not fetch metadata from" in html  # the fetcher's policy said no (no network here)
+    assert (
+        "idp-notes" in html and "does not fetch metadata from" in html
+    )  # the fetcher's policy said no (no network here)
     r = post_form(c, "/sp/acme/idp", {"tenant": "not a tenant!"})
     assert r.status_code == 400 and "tenant" in r.get_data(as_text=True).lower()
 
