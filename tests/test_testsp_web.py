@@ -167,6 +167,23 @@ def test_sp_initiated_entra_error_response_is_explained(client: FlaskClient) -> 
     assert request_id in html and "X509" in html  # the request this answers, with its knobs
 
 
+def test_recorded_entra_assertion_verifies_with_recorded_entra_metadata(tmp_path: Path, corpus: Path) -> None:
+    """A genuine Entra assertion (2017) posted to the ACS, checked against Entra's genuine federation metadata at the
+    instant it was valid: signed by Entra's key from the metadata, IdP-initiated, and its audience (an spn:
+    identifier) is not this test SP's Identifier."""
+    from datetime import UTC, datetime
+
+    c = new_app(tmp_path, CLOCK=lambda: datetime(2017, 3, 20, 16, 0, tzinfo=UTC)).test_client()
+    with_sp(c, (corpus / "entra/aad_common_federationmetadata.xml").read_bytes())
+    xml = (corpus / "entra/aad_saml2_assertion_2017-03-20_valid.xml").read_bytes()
+    html = c.get(post_response(c, xml).headers["Location"]).get_data(as_text=True)
+    assert "signature: valid" in html and "IdP-initiated" in html
+    assert "audience_mismatch" in codes_in(html)
+    pretty = (corpus / "entra/aad_saml2_assertion_pretty_printed_invalid.xml").read_bytes()
+    html = c.get(post_response(c, pretty).headers["Location"]).get_data(as_text=True)
+    assert "signature: invalid" in html and "response_replayed" in codes_in(html)  # same Assertion ID again
+
+
 def test_signed_entra_response_for_a_request_never_sent(client: FlaskClient) -> None:
     spec = ResponseSpec(in_response_to="_never-sent", audience=ENTITY, recipient=ACS, destination=ACS)
     r = post_response(client, signed_response("assertion", spec))

@@ -469,7 +469,8 @@ def _extra_findings(name: str, report: Report, now: datetime, kind: str) -> tupl
     found: list[Finding] = []
     flow: dict[str, Any] = {"kind": "unreadable", "owner": None, "request": None}
     message = report.messages[0] if report.messages else None
-    if message is None or message.kind != kind:
+    accepted = (kind, "assertion") if kind == "response" else (kind,)  # some senders post a bare Assertion
+    if message is None or message.kind not in accepted:
         return flow, found
     v = message.unverified
     irt = v.in_response_to or next((c.in_response_to for c in v.subject_confirmations if c.in_response_to), None)
@@ -510,7 +511,7 @@ def _finish(loaded: Loaded, report: Report, flow: dict[str, Any], relay_state: s
     message = report.messages[0] if report.messages else None
     values = (message.trusted or message.unverified) if message is not None else None
     logout = None
-    if values is not None and values.name_id and message is not None and message.kind == "response":
+    if values is not None and values.name_id and message is not None and message.kind in ("response", "assertion"):
         logout = {"name_id": values.name_id, "format": values.name_id_format, "session_index": values.session_index}
     owner = flow.pop("owner", None)
     doc = {
@@ -722,7 +723,7 @@ def init_app(app: Flask) -> None:
     if limiter is not None:
         settings = app.config["SAMLDEBUG"]
         analyze_limit = limiter.shared_limit(settings.rate_limit_analyze, scope="analyze")
-        for endpoint in ("testsp.acs", "testsp.slo", "testsp.preview", "testsp.replay"):
+        for endpoint in ("testsp.acs", "testsp.slo", "testsp.preview", "testsp.replay", "testsp.start", "testsp.login"):
             app.view_functions[endpoint] = analyze_limit(app.view_functions[endpoint])
         share_limit = limiter.shared_limit(settings.rate_limit_share, scope="share")
         app.view_functions["testsp.share_result"] = share_limit(app.view_functions["testsp.share_result"])
