@@ -156,6 +156,16 @@ def test_sp_initiated(stack: Stack, binding: str, signed: bool) -> None:
     page.close()
 
 
+def test_sign_on_url(stack: Stack) -> None:
+    """Entra's "Test" button and My Apps open the Sign on URL: an SP-initiated sign-in with the last knobs."""
+    page = stack.page()
+    page.goto(stack.base + "/sp/e2e/login")
+    result(page, stack)
+    assert "SP-initiated" in page.inner_text("#flow-kind") and "the sign-on URL" in page.inner_text("#flow")
+    assert "signature: valid" in page.inner_text("#verdict")
+    page.close()
+
+
 def test_idp_initiated_and_share(stack: Stack) -> None:
     page = stack.page()
     watch = PageWatch(page)
