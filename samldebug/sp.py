@@ -602,111 +602,117 @@ def options_from(text: str, limits: Limits, base: RequestOptions | None = None) 
     except AnalysisStop as stop:
         raise SPError(f"That cannot be read: {stop.finding.title}") from None
     kind = kind_of(root)
-    notes: list[str] = []
     if kind == "authn_request":
-        policy = root.find("samlp:NameIDPolicy", NS)
-        rac = root.find("samlp:RequestedAuthnContext", NS)
-        signed_xml = root.find("ds:Signature", NS) is not None
-        signed = signed_xml or decoded.sig_alg is not None
-        sig_alg = base.sig_alg
-        if decoded.sig_alg:
-            sig_alg = SIG_ALG_BY_URI.get(decoded.sig_alg, sig_alg)
-        elif signed_xml:
-            method = root.find("ds:Signature/ds:SignedInfo/ds:SignatureMethod", NS)
-            sig_alg = SIG_ALG_BY_URI.get(method.get("Algorithm", "") if method is not None else "", sig_alg)
-        binding = base.binding
-        if decoded.binding in ("redirect", "post"):
-            binding = decoded.binding
-        acs = "url" if root.get("AssertionConsumerServiceURL") else "index"
-        if acs == "index" and root.get("AssertionConsumerServiceIndex") is None:
-            acs = "none"
-        try:
-            index = int(root.get("AssertionConsumerServiceIndex") or "0")
-        except ValueError:
-            index = 0
-            notes.append("AssertionConsumerServiceIndex is not a number: index 0 is used.")
-        opts = dataclasses.replace(
-            base,
-            binding=binding,
-            sign=signed,
-            sig_alg=sig_alg,
-            name_id_policy=policy is not None,
-            name_id_format=(policy.get("Format") or "") if policy is not None else "",
-            allow_create=((policy.get("AllowCreate") or "").lower() if policy is not None else ""),
-            force_authn=(root.get("ForceAuthn") or "").lower() in ("true", "1"),
-            is_passive=(root.get("IsPassive") or "").lower() in ("true", "1"),
-            authn_contexts=tuple(
-                (el.text or "").strip()
-                for el in (rac.findall("saml:AuthnContextClassRef", NS) if rac is not None else [])
-            )[:8],
-            comparison=(rac.get("Comparison") or "") if rac is not None else "",
-            acs=acs,
-            acs_url="",
-            acs_index=min(max(index, 0), 65535),
-            protocol_binding=root.get("ProtocolBinding") is not None,
-        )
-        if opts.allow_create not in ("", "true", "false"):
-            opts = dataclasses.replace(opts, allow_create="")
-        if opts.comparison not in ("", *COMPARISONS):
-            notes.append(f"Comparison={opts.comparison!r} is not a SAML value; it was left out.")
-            opts = dataclasses.replace(opts, comparison="")
-        if opts.sign and opts.binding == "post" and opts.sig_alg == "rsa-sha1":
-            notes.append(
-                "The request was signed with RSA-SHA1 in the XML; the test SP signs POST requests with SHA-256."
-            )
-            opts = dataclasses.replace(opts, sig_alg="rsa-sha256")
-        if root.get("AssertionConsumerServiceURL"):
-            notes.append(
-                f"The customer's ACS URL {root.get('AssertionConsumerServiceURL')} is replaced by the test SP's own."
-            )
-        if policy is not None and policy.get("SPNameQualifier"):
-            notes.append(
-                "NameIDPolicy SPNameQualifier is not copied (it names the customer's SP); Entra may refuse it "
-                "(AADSTS90011): the analysis of the customer's request reports it."
-            )
-        for tag, label in (
-            ("saml:Subject", "Subject"),
-            ("samlp:Scoping", "Scoping"),
-            ("samlp:Extensions", "Extensions"),
-        ):
-            if root.find(tag, NS) is not None:
-                notes.append(
-                    f"{label} is not copied: analyse the customer's request itself for what Entra says about it."
-                )
-        issuer = root.find("saml:Issuer", NS)
-        entity = (issuer.text or "").strip() if issuer is not None else None
-        notes.insert(
-            0,
-            "Copied: binding, signing and SigAlg, NameIDPolicy, ForceAuthn, IsPassive, RequestedAuthnContext, "
-            "ACS URL or index.",
-        )
-        return Replayed(opts, "AuthnRequest", entity, tuple(notes))
+        return _from_request(root, decoded.binding, decoded.sig_alg, base)
     if kind == "metadata":
-        sso = root.find("md:SPSSODescriptor", NS)
-        if sso is None:
-            raise SPError("That metadata has no SPSSODescriptor: paste the customer SP's metadata, not the IdP's.")
-        signed = (sso.get("AuthnRequestsSigned") or "").lower() in ("true", "1")
-        formats = [(el.text or "").strip() for el in sso.findall("md:NameIDFormat", NS) if (el.text or "").strip()]
-        acs_bindings = [el.get("Binding") for el in sso.findall("md:AssertionConsumerService", NS)]
-        opts = dataclasses.replace(
-            base,
-            sign=signed,
-            name_id_policy=True,
-            name_id_format=formats[0] if formats else "",
-        )
-        notes.append(
-            "Copied from metadata: AuthnRequestsSigned="
-            + ("true" if signed else "false")
-            + (f", NameIDFormat {formats[0]}" if formats else ", no NameIDFormat (no Format is requested)")
-            + ". Metadata does not say ForceAuthn, IsPassive or RequestedAuthnContext: paste one of the SP's "
-            "AuthnRequests to copy those."
-        )
-        if len(formats) > 1:
-            notes.append(f"The metadata lists {len(formats)} NameID formats; SPs usually request the first.")
-        if acs_bindings and POST not in acs_bindings:
-            notes.append(
-                "The customer's ACS does not take HTTP-POST, the only binding Entra answers with (AADSTS75003)."
-            )
-        entity = root.get("entityID")
-        return Replayed(opts, "SP metadata", entity, tuple(notes))
+        return _from_metadata(root, base)
     raise SPError(f"That is a {kind.replace('_', ' ')}, not an AuthnRequest or SP metadata.")
+
+
+def _from_request(
+    root: etree._Element, binding_seen: str | None, sig_alg_seen: str | None, base: RequestOptions
+) -> Replayed:
+    """A customer's AuthnRequest → the same knobs."""
+    notes: list[str] = []
+    policy = root.find("samlp:NameIDPolicy", NS)
+    rac = root.find("samlp:RequestedAuthnContext", NS)
+    signed_xml = root.find("ds:Signature", NS) is not None
+    signed = signed_xml or sig_alg_seen is not None
+    sig_alg = base.sig_alg
+    if sig_alg_seen:
+        sig_alg = SIG_ALG_BY_URI.get(sig_alg_seen, sig_alg)
+    elif signed_xml:
+        method = root.find("ds:Signature/ds:SignedInfo/ds:SignatureMethod", NS)
+        sig_alg = SIG_ALG_BY_URI.get(method.get("Algorithm", "") if method is not None else "", sig_alg)
+    binding = base.binding
+    if binding_seen in ("redirect", "post"):
+        binding = binding_seen
+    acs = "url" if root.get("AssertionConsumerServiceURL") else "index"
+    if acs == "index" and root.get("AssertionConsumerServiceIndex") is None:
+        acs = "none"
+    try:
+        index = int(root.get("AssertionConsumerServiceIndex") or "0")
+    except ValueError:
+        index = 0
+        notes.append("AssertionConsumerServiceIndex is not a number: index 0 is used.")
+    opts = dataclasses.replace(
+        base,
+        binding=binding,
+        sign=signed,
+        sig_alg=sig_alg,
+        name_id_policy=policy is not None,
+        name_id_format=(policy.get("Format") or "") if policy is not None else "",
+        allow_create=((policy.get("AllowCreate") or "").lower() if policy is not None else ""),
+        force_authn=(root.get("ForceAuthn") or "").lower() in ("true", "1"),
+        is_passive=(root.get("IsPassive") or "").lower() in ("true", "1"),
+        authn_contexts=tuple(
+            (el.text or "").strip() for el in (rac.findall("saml:AuthnContextClassRef", NS) if rac is not None else [])
+        )[:8],
+        comparison=(rac.get("Comparison") or "") if rac is not None else "",
+        acs=acs,
+        acs_url="",
+        acs_index=min(max(index, 0), 65535),
+        protocol_binding=root.get("ProtocolBinding") is not None,
+    )
+    if opts.allow_create not in ("", "true", "false"):
+        opts = dataclasses.replace(opts, allow_create="")
+    if opts.comparison not in ("", *COMPARISONS):
+        notes.append(f"Comparison={opts.comparison!r} is not a SAML value; it was left out.")
+        opts = dataclasses.replace(opts, comparison="")
+    if opts.sign and opts.binding == "post" and opts.sig_alg == "rsa-sha1":
+        notes.append("The request was signed with RSA-SHA1 in the XML; the test SP signs POST requests with SHA-256.")
+        opts = dataclasses.replace(opts, sig_alg="rsa-sha256")
+    if root.get("AssertionConsumerServiceURL"):
+        notes.append(
+            f"The customer's ACS URL {root.get('AssertionConsumerServiceURL')} is replaced by the test SP's own."
+        )
+    if policy is not None and policy.get("SPNameQualifier"):
+        notes.append(
+            "NameIDPolicy SPNameQualifier is not copied (it names the customer's SP); Entra may refuse it "
+            "(AADSTS90011): the analysis of the customer's request reports it."
+        )
+    for tag, label in (
+        ("saml:Subject", "Subject"),
+        ("samlp:Scoping", "Scoping"),
+        ("samlp:Extensions", "Extensions"),
+    ):
+        if root.find(tag, NS) is not None:
+            notes.append(f"{label} is not copied: analyse the customer's request itself for what Entra says about it.")
+    issuer = root.find("saml:Issuer", NS)
+    entity = (issuer.text or "").strip() if issuer is not None else None
+    notes.insert(
+        0,
+        "Copied: binding, signing and SigAlg, NameIDPolicy, ForceAuthn, IsPassive, RequestedAuthnContext, "
+        "ACS URL or index.",
+    )
+    return Replayed(opts, "AuthnRequest", entity, tuple(notes))
+
+
+def _from_metadata(root: etree._Element, base: RequestOptions) -> Replayed:
+    """A customer SP's metadata → what it implies about its requests."""
+    notes: list[str] = []
+    sso = root.find("md:SPSSODescriptor", NS)
+    if sso is None:
+        raise SPError("That metadata has no SPSSODescriptor: paste the customer SP's metadata, not the IdP's.")
+    signed = (sso.get("AuthnRequestsSigned") or "").lower() in ("true", "1")
+    formats = [(el.text or "").strip() for el in sso.findall("md:NameIDFormat", NS) if (el.text or "").strip()]
+    acs_bindings = [el.get("Binding") for el in sso.findall("md:AssertionConsumerService", NS)]
+    opts = dataclasses.replace(
+        base,
+        sign=signed,
+        name_id_policy=True,
+        name_id_format=formats[0] if formats else "",
+    )
+    notes.append(
+        "Copied from metadata: AuthnRequestsSigned="
+        + ("true" if signed else "false")
+        + (f", NameIDFormat {formats[0]}" if formats else ", no NameIDFormat (no Format is requested)")
+        + ". Metadata does not say ForceAuthn, IsPassive or RequestedAuthnContext: paste one of the SP's "
+        "AuthnRequests to copy those."
+    )
+    if len(formats) > 1:
+        notes.append(f"The metadata lists {len(formats)} NameID formats; SPs usually request the first.")
+    if acs_bindings and POST not in acs_bindings:
+        notes.append("The customer's ACS does not take HTTP-POST, the only binding Entra answers with (AADSTS75003).")
+    entity = root.get("entityID")
+    return Replayed(opts, "SP metadata", entity, tuple(notes))

@@ -53,7 +53,7 @@ from ..sp import KeyPair, TestSP
 from ..store import StoreError
 from ..store.testsp import SPRecord, TestSPStore, owner_hash
 from . import present, security
-from .context import clock, config, metadata_ca_file, metadata_cache, store
+from .context import clock, config, fields, metadata_ca_file, metadata_cache, store, typed, upload
 from .errors import FormError
 
 bp = Blueprint("testsp", __name__, url_prefix="/sp")
@@ -201,7 +201,7 @@ def index() -> Any:
 @bp.post("")
 def create() -> Any:
     authorize("create")
-    name = (request.form.get("name") or "").strip().lower()
+    name = str(fields().get("name") or "").strip().lower()
     if not sp.valid_name(name):
         sps = db().list()
         error = "A test SP name is 1-40 lower-case letters, digits or dashes (it becomes part of its URLs)."
@@ -265,15 +265,15 @@ def save_idp(name: str) -> Any:
     authorize("edit", name)
     loaded = _load(name)
     settings = dict(loaded.rec.settings)
-    url = (request.form.get("metadata_url") or "").strip()
-    tenant = (request.form.get("tenant") or "").strip()
-    upload = request.files.get("metadata_file")
-    data = upload.stream.read(config().max_xml_bytes + 1) if upload is not None and upload.filename else None
-    pasted = (request.form.get("metadata") or "").strip().encode()
+    form = typed()
+    url = form.get("metadata_url", "").strip()
+    tenant = form.get("tenant", "").strip()
+    data = upload("metadata_file", config().max_xml_bytes)
+    pasted = form.get("metadata", "").strip().encode()
     if tenant:
         try:
             url = fetch.entra_metadata_url(
-                tenant, (request.form.get("app_id") or "").strip() or None, request.form.get("cloud") or "global"
+                tenant, form.get("app_id", "").strip() or None, form.get("cloud") or "global"
             )
         except AnalysisStop as stop:
             return _page(loaded, 400, error=stop.finding.title)
@@ -316,10 +316,10 @@ def certificate(name: str) -> Any:
 def replay(name: str) -> Any:
     """Copy a customer SP's request shape (its metadata or one of its AuthnRequests) into the knobs."""
     loaded = _load(name)
-    text = request.form.get("customer") or ""
-    upload = request.files.get("customer_file")
-    if upload is not None and upload.filename:
-        text = upload.stream.read(config().max_input_bytes).decode("utf-8", "replace")
+    text = typed().get("customer", "")
+    uploaded = upload("customer_file", config().max_input_bytes)
+    if uploaded is not None:
+        text = uploaded[: config().max_input_bytes].decode("utf-8", "replace")
     try:
         replayed = sp.options_from(text, config().limits())
     except sp.SPError as e:
@@ -331,7 +331,7 @@ def replay(name: str) -> Any:
 
 
 def _options() -> sp.RequestOptions:
-    return sp.options_from_form(dict(request.form.items()) | {"authn_contexts": request.form.getlist("authn_contexts")})
+    return sp.options_from_form(fields())
 
 
 def _build(loaded: Loaded, idp: Idp, opts: sp.RequestOptions, now: datetime) -> tuple[str, sp.Outgoing]:
@@ -353,14 +353,13 @@ def preview(name: str) -> Any:
     loaded = _load(name)
     now = clock()
     idp = _idp(loaded, now)
-    form = {k: v for k, v in request.form.items() if k != "csrf_token"}
-    form["authn_contexts"] = "\n".join(request.form.getlist("authn_contexts"))
+    form: dict[str, Any] = typed()
     try:
         opts = _options()
         _rid, out = _build(loaded, idp, opts, now)
     except sp.SPError as e:
         return _preview_or_page(loaded, idp, form, error=str(e))
-    settings = _settings(loaded, idp, require_signed_requests=request.form.get("entra_requires_signed") == "1")
+    settings = _settings(loaded, idp, require_signed_requests=form.get("entra_requires_signed") == "1")
     evidence = out.url if out.binding == "redirect" else urlencode(out.fields)
     report = analyze(evidence, settings, now=now)
     ctx = present.view(report, config().limits(), now)
@@ -537,6 +536,13 @@ def _finish(loaded: Loaded, report: Report, flow: dict[str, Any], relay_state: s
     return resp
 
 
+def _saml_params() -> dict[str, str]:
+    """The binding's parameters: from the query string (HTTP-Redirect, GET) or the posted form (HTTP-POST), never
+    a mix of both."""
+    source = request.args if request.method == "GET" else request.form
+    return {k: str(source.get(k)) for k in ("SAMLRequest", "SAMLResponse", "RelayState") if source.get(k)}
+
+
 def _raw_url() -> str:
     """The URL with the query string exactly as received (request.url re-encodes it, which breaks a Redirect
     binding signature)."""
@@ -547,11 +553,12 @@ def _received(loaded: Loaded, parameter: str, kind: str) -> Any:
     now = clock()
     idp = _idp(loaded, now)
     settings = _settings(loaded, idp)
-    relay = request.values.get("RelayState")
+    params = _saml_params()
+    relay = params.get("RelayState")
     if request.method == "GET":
         evidence: bytes | str = _raw_url()  # Redirect binding: the signature covers the raw query
     else:
-        value = request.form.get(parameter) or ""
+        value = params.get(parameter, "")
         evidence = urlencode({parameter: value, **({"RelayState": relay} if relay else {})})
     report = analyze(evidence, settings, now=now, notes=tuple(idp.notes))
     flow, extra = _extra_findings(loaded.sp.name, report, now, kind)
@@ -576,7 +583,7 @@ def csrf_exempt() -> bool:
 @bp.post("/<name>/acs")
 def acs(name: str) -> Any:
     loaded = _load(name)
-    if not request.form.get("SAMLResponse"):
+    if not _saml_params().get("SAMLResponse"):
         return render_template(
             "error.html",
             status=400,
@@ -589,9 +596,10 @@ def acs(name: str) -> Any:
 @bp.route("/<name>/slo", methods=["GET", "POST"])
 def slo(name: str) -> Any:
     loaded = _load(name)
-    if request.values.get("SAMLRequest"):
+    params = _saml_params()
+    if params.get("SAMLRequest"):
         return _answer_logout(loaded)
-    if request.values.get("SAMLResponse"):
+    if params.get("SAMLResponse"):
         return _received(loaded, "SAMLResponse", "logout_response")
     return render_template(
         "error.html",
@@ -610,7 +618,7 @@ def _answer_logout(loaded: Loaded) -> Any:
     if request.method == "GET":
         evidence: str = _raw_url()
     else:
-        evidence = urlencode({k: v for k, v in request.form.items() if k in ("SAMLRequest", "RelayState")})
+        evidence = urlencode({k: v for k, v in _saml_params().items() if k != "SAMLResponse"})
     report = analyze(evidence, settings, now=now)
     message = report.messages[0] if report.messages else None
     if message is None or message.kind != "logout_request":
@@ -621,7 +629,7 @@ def _answer_logout(loaded: Loaded) -> Any:
         abort(400, description="The app's federation metadata has no SingleLogoutService to answer to.")
     xml = sp.logout_response(loaded.sp, destination, message.unverified.id, now, "Success" if ok else "Requester")
     binding = "redirect" if idp.slo.get("redirect") else "post"
-    relay = request.values.get("RelayState") or ""
+    relay = _saml_params().get("RelayState", "")
     out = sp.prepare(xml, destination, binding, relay, loaded.keys, "rsa-sha256", "SAMLResponse")
     return _send(loaded, out, _owner_token())
 
@@ -678,7 +686,7 @@ def share_result(name: str, result_id: str) -> Any:
     loaded = _load(name)
     doc = _open_result(loaded, result_id)
     try:
-        created, links = share_report(doc["report"], dict(request.form.items()))
+        created, links = share_report(doc["report"], fields())
     except FormError as e:
         return _result_page(loaded, result_id, 400, share_error=str(e))
     except StoreError:
