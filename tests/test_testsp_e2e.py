@@ -113,7 +113,7 @@ def stack(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[St
         page.goto(base + "/sp/e2e")
         page.fill("#idp-form input[name=metadata_url]", idp + "/metadata")
         page.click("#idp-form button[type=submit]")
-        assert page.locator("#idp-summary").is_visible(), page.content()
+        page.wait_for_selector("#idp-summary")
         page.close()
         yield Stack(base, idp, clock, context)
 
