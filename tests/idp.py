@@ -11,7 +11,7 @@ prints "READY <base URL>" when it listens. Endpoints:
   /slo/redirect, /slo/post    LogoutRequests from the SP (answered) and LogoutResponses to our requests
   /logout-start?name_id=…     IdP-initiated single logout
   /control?encrypt=1|0        encrypt assertions for the SP (its encryption certificate from its metadata)
-  /control?roll=1             roll the signing key (the metadata the SP saved still names the old one)
+  /control?roll=1             roll the signing key (and publish it; an SP with a cached copy still has the old one)
   /last                       the last request the IdP received and how it judged it (JSON)
 """
 
@@ -79,7 +79,7 @@ class Idp:
         self.encrypt = False
         self.last: dict[str, Any] = {}
         self.server = self._server()
-        self.metadata = str(entity_descriptor(self.server.config))  # published once: the SP keeps this copy
+        self.metadata = str(entity_descriptor(self.server.config))
 
     def _server(self) -> Server:
         key_file, cert_file = self.keys[self.active]
@@ -240,9 +240,10 @@ class Idp:
     def control(self, params: dict[str, str]) -> tuple[str, list[tuple[str, str]], str]:
         if "encrypt" in params:
             self.encrypt = params["encrypt"] == "1"
-        if params.get("roll") == "1":
+        if params.get("roll") == "1":  # the new key signs at once; the metadata names it from now on
             self.active = 1
             self.server = self._server()
+            self.metadata = str(entity_descriptor(self.server.config))
         return (
             "200 OK",
             [("Content-Type", "application/json")],

@@ -282,11 +282,19 @@ def test_expired_response(stack: Stack) -> None:
 
 
 def test_unknown_signing_key_after_the_idp_rolls_its_key(stack: Stack) -> None:
-    """Last: the IdP signs with a new key; the app metadata the test SP holds still names the old one."""
+    """Last: the IdP signs with a new key; the app metadata the test SP cached still names the old one."""
     stack.idp_get("/control?roll=1")
     page = sign_in(stack, binding="redirect")
     result(page, stack)
     verdict = page.inner_text("#verdict")
     assert "signature: valid" not in verdict
     assert "signed_by_unknown_key" in page.inner_text("#report")
+    # Saving the metadata URL fetches it again: the new key is trusted and sign-in verifies.
+    page.goto(stack.base + "/sp/e2e")
+    page.click("#idp-form button[type=submit]")
+    page.wait_for_selector("#idp-summary")
+    page.close()
+    page = sign_in(stack, binding="redirect")
+    result(page, stack)
+    assert "signature: valid" in page.inner_text("#verdict"), page.inner_text("#report")[:3000]
     page.close()

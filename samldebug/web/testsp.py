@@ -281,6 +281,13 @@ def save_idp(name: str) -> Any:
         return _page(loaded, 400, error="The metadata file is larger than the limit.")
     settings["metadata_url"] = url
     db().update(name, clock(), settings, data or pasted or b"")  # each save replaces the whole source
+    if url:  # saving fetches now (an IdP that rolled its key is seen at once, not after the cache's TTL)
+        # cache_ttl=-1: no cached copy is fresh enough, whatever its age; the new copy replaces it in the cache.
+        policy = dataclasses.replace(config().fetch_policy(ca_file=metadata_ca_file()), cache_ttl=-1)
+        try:
+            fetch.fetch_metadata(url, policy, now=clock(), cache=metadata_cache())
+        except AnalysisStop:
+            pass  # the page shows why, from the next (cached or failing) fetch
     return redirect(url_for("testsp.page", name=name) + "#idp", 303)
 
 
