@@ -11,6 +11,7 @@ prints "READY <base URL>" when it listens. Endpoints:
   /slo/redirect, /slo/post    LogoutRequests from the SP (answered) and LogoutResponses to our requests
   /logout-start?name_id=…     IdP-initiated single logout
   /control?encrypt=1|0        encrypt assertions for the SP (its encryption certificate from its metadata)
+  /control?require_signed=1|0 refuse unsigned AuthnRequests (as Entra does with verification certificates)
   /control?roll=1             roll the signing key (and publish it; an SP with a cached copy still has the old one)
   /last                       the last request the IdP received and how it judged it (JSON)
 """
@@ -77,6 +78,7 @@ class Idp:
         self.keys = [_key_pair(workdir, "old"), _key_pair(workdir, "new")]
         self.active = 0
         self.encrypt = False
+        self.require_signed = False
         self.last: dict[str, Any] = {}
         self.server = self._server()
         self.metadata = str(entity_descriptor(self.server.config))
@@ -113,7 +115,7 @@ class Idp:
                         "policy": {"default": {"lifetime": {"minutes": 15}, "name_form": NAME_FORMAT_URI}},
                         "sign_response": True,
                         "sign_assertion": True,
-                        "want_authn_requests_signed": False,
+                        "want_authn_requests_signed": self.require_signed,
                     }
                 },
             }
@@ -240,6 +242,9 @@ class Idp:
     def control(self, params: dict[str, str]) -> tuple[str, list[tuple[str, str]], str]:
         if "encrypt" in params:
             self.encrypt = params["encrypt"] == "1"
+        if "require_signed" in params:  # like Entra's "Require verification certificates"
+            self.require_signed = params["require_signed"] == "1"
+            self.server = self._server()
         if params.get("roll") == "1":  # the new key signs at once; the metadata names it from now on
             self.active = 1
             self.server = self._server()

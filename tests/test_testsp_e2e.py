@@ -243,6 +243,30 @@ def test_wrong_acs_url_is_the_idps_error(stack: Stack) -> None:
     page.close()
 
 
+def test_idp_requiring_signed_requests(stack: Stack) -> None:
+    """Like Entra with verification certificates (AADSTS76021): the unsigned request is the IdP's error, the
+    signed one signs in; the preview predicted it."""
+    stack.idp_get("/control?require_signed=1")
+    try:
+        page = stack.page()
+        page.goto(stack.base + "/sp/e2e")
+        page.uncheck("#request-form input[name=sign]")
+        page.check("#request-form input[name=entra_requires_signed]")
+        page.click("#preview-button")
+        page.wait_for_selector("#predictions")
+        assert "unsigned_request" in page.inner_text("#predictions")
+        page.click("#sign-in-button")
+        page.wait_for_selector("#idp-message")
+        assert "refused" in page.inner_text("#idp-message")
+        page.close()
+        page = sign_in(stack, binding="post", sign=True)
+        result(page, stack)
+        assert "signature: valid" in page.inner_text("#verdict") and stack.idp_get("/last")["signed"] is True
+        page.close()
+    finally:
+        stack.idp_get("/control?require_signed=0")
+
+
 def test_replayed_response(stack: Stack) -> None:
     page = sign_in(stack, binding="post", sign=True)
     posted: list[str] = []
