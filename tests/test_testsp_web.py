@@ -357,3 +357,32 @@ def test_result_json_is_not_cached_by_browsers(client: FlaskClient) -> None:
     assert r.headers["Cache-Control"] == "no-store"
     page = client.get(r.headers["Location"])
     assert page.headers["Cache-Control"] == "no-store"
+
+
+def test_redirect_binding_payloads_never_reach_the_logs() -> None:
+    """The test SP's logout URL takes SAML messages in the query string: the access logs cut them out."""
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from gunicorn.config import Config
+
+    from samldebug.web.logs import RedactingLogger, redact_path
+
+    query = "SAMLResponse=fZFdS8MwFIb%2FSsn9lo%2FSpQ&RelayState=secret-state&SigAlg=x&Signature=AbC%2Bd"
+    line = f'"GET /sp/acme/slo?{query} HTTP/1.1" 303'
+    cleaned = redact_path(line)
+    assert "fZFdS8" not in cleaned and "secret-state" not in cleaned and "AbC" not in cleaned
+    assert "/sp/acme/slo?SAMLResponse=[redacted]&RelayState=[redacted]" in cleaned
+    path = "/sp/acme/slo"
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "RAW_URI": f"{path}?{query}",
+        "PATH_INFO": path,
+        "QUERY_STRING": query,
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+    }
+    req = SimpleNamespace(headers=[], method="GET", uri=f"{path}?{query}", path=path, query=query, version=(1, 1))
+    resp = SimpleNamespace(status="303 See Other", headers=[], sent=0, response_length=0, status_code=303)
+    atoms = RedactingLogger(Config()).atoms(resp, req, environ, timedelta(milliseconds=3))
+    assert all("fZFdS8" not in str(v) and "secret-state" not in str(v) for v in atoms.values())
