@@ -22,13 +22,15 @@ run: venv
 	$(BIN)/samldebug serve --host $(HOST) --port $(PORT)
 
 # Debian packages the tests use: chromium for the browser tests (Playwright cannot download its own browser
-# here), postgresql for the PostgreSQL storage tests. Without root, missing ones make those tests skip (and fail
-# under REQUIRE_BROWSER=1 / REQUIRE_POSTGRES=1, as in CI).
+# here), postgresql for the PostgreSQL storage tests, xmlsec1 for the pysaml2 IdP of the test SP's end-to-end
+# tests. Without root, missing ones make those tests skip (and fail under REQUIRE_BROWSER=1 / REQUIRE_POSTGRES=1 /
+# REQUIRE_IDP=1, as in CI).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 system-deps:
 	@missing=""; \
 	  [ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	  [ -x /usr/bin/xmlsec1 ] || missing="$$missing xmlsec1"; \
 	  if [ -n "$$missing" ]; then \
 	    echo "installing Debian packages:$$missing"; \
 	    ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null) \

@@ -363,8 +363,9 @@ def serve_cmd(host: str, port: int, workers: int, debug: bool) -> None:
 @main.command("purge")
 @click.option("--database-url", envvar="SAMLDEBUG_DATABASE_URL", help="Default: the instance folder's SQLite file.")
 def purge_cmd(database_url: str | None) -> None:
-    """Delete expired shared reports (run it from cron or a systemd timer)."""
+    """Delete expired shared reports and test SP state (run it from cron or a systemd timer)."""
     from .store import Store, StoreError
+    from .store.testsp import TestSPStore
 
     if not database_url:
         from .web import create_app
@@ -374,9 +375,10 @@ def purge_cmd(database_url: str | None) -> None:
     try:
         store.migrate()
         removed = store.purge(datetime.now(UTC))
+        sp_removed = TestSPStore(store).purge(datetime.now(UTC))
     except StoreError as e:
         raise click.ClickException(str(e)) from None
-    click.echo(f"purged {removed} expired report(s)")
+    click.echo(f"purged {removed} expired report(s) and {sp_removed} expired test SP record(s)")
 
 
 @main.command("presets")

@@ -27,6 +27,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
     engine = create_engine(url)
     with engine.begin() as conn:  # each test starts from an empty schema
-        conn.execute(text("DROP TABLE IF EXISTS reports, schema_version, metadata_cache"))
+        conn.execute(
+            text(
+                "DROP TABLE IF EXISTS reports, schema_version, metadata_cache, test_sps, sp_requests, sp_seen, sp_results"
+            )
+        )
     engine.dispose()
     return url

@@ -21,6 +21,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     create_engine,
     delete,
     event,
@@ -56,10 +57,55 @@ metadata_cache = Table(
     Column("body", LargeBinary, nullable=False),
 )
 
-SCHEMA_VERSION = 2
+# Test SP state (schema v4), used through store/testsp.py.
+test_sps = Table(
+    "test_sps",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("settings", Text, nullable=False),  # JSON: IdP metadata source, last request options
+    Column("idp_metadata", LargeBinary, nullable=True),  # an uploaded federation metadata file
+    Column("key_pem", LargeBinary, nullable=True),  # shared key pair (non-SQLite databases); else instance folder
+    Column("cert_pem", LargeBinary, nullable=True),
+)
+sp_requests = Table(
+    "sp_requests",
+    metadata,
+    Column("id", String(128), primary_key=True),  # the request's ID attribute
+    Column("sp_name", String(40), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),  # authn | logout
+    Column("owner_hash", String(64), nullable=False),  # SHA-256 of the starting browser's flow cookie
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("consumed_at", DateTime(timezone=True), nullable=True),
+    Column("details", Text, nullable=False),  # JSON: the knobs, the destination, the binding
+)
+sp_seen = Table(
+    "sp_seen",
+    metadata,
+    Column("key", String(64), primary_key=True),  # SHA-256 of (test SP, message ID)
+    Column("seen_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
+)
+sp_results = Table(
+    "sp_results",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("sp_name", String(40), nullable=False),
+    Column("key_hash", String(64), nullable=False),
+    Column("owner_hash", String(64), nullable=True),  # set for SP-initiated flows: only the starter may view
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("ciphertext", LargeBinary, nullable=False),
+)
+
+SCHEMA_VERSION = 4
 # Ordered migrations: version N upgrades N-1 → N. Version 1 is the initial schema; version 2 adds
 # metadata_cache, which create_all() creates on an existing database (new tables need no statement here).
-MIGRATIONS: dict[int, list[str]] = {2: []}
+# Version 3 is the audit log (its own branch); version 4 adds the test SP tables (store/testsp.py: test_sps,
+# sp_requests, sp_seen, sp_results), also created by create_all().
+MIGRATIONS: dict[int, list[str]] = {2: [], 4: []}
 
 
 class StoreError(RuntimeError):

@@ -87,4 +87,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     sharing.init_app(app)
     limits.init_app(app)
+    from . import testsp
+
+    testsp.init_app(app)  # after limits: its ACS/SLO/preview share the analysis rate limit
     return app

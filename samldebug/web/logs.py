@@ -17,8 +17,13 @@ from gunicorn.glogging import Logger
 _SECRET_PATH = re.compile(r"(/r/[A-Za-z0-9_-]+/)(delete/)?[A-Za-z0-9_-]{20,}")
 
 
+# HTTP-Redirect binding parameters (the test SP's logout URL receives them in the query string)
+_SAML_QUERY = re.compile(r"\b(SAMLRequest|SAMLResponse|Signature|SigAlg|RelayState)=[^&\s\"]*")
+
+
 def redact_path(text: str) -> str:
-    return _SECRET_PATH.sub(lambda m: m.group(1) + (m.group(2) or "") + "[redacted]", text)
+    text = _SECRET_PATH.sub(lambda m: m.group(1) + (m.group(2) or "") + "[redacted]", text)
+    return _SAML_QUERY.sub(lambda m: m.group(1) + "=[redacted]", text)
 
 
 class RedactingFilter(logging.Filter):
@@ -42,7 +47,7 @@ class RedactingLogger(Logger):  # type: ignore[misc]
             if isinstance(atoms.get(key), str):
                 atoms[key] = redact_path(atoms[key])
         for key in list(atoms):
-            if isinstance(atoms[key], str) and "/r/" in atoms[key]:
+            if isinstance(atoms[key], str) and ("/r/" in atoms[key] or "SAML" in atoms[key]):
                 atoms[key] = redact_path(atoms[key])
         return atoms
 
