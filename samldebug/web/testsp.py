@@ -693,7 +693,7 @@ def share_result(name: str, result_id: str) -> Any:
     loaded = _load(name)
     doc = _open_result(loaded, result_id)
     try:
-        created, links = share_report(doc["report"], fields())
+        created, links, _ = share_report(doc["report"], fields())
     except FormError as e:
         return _result_page(loaded, result_id, 400, share_error=str(e))
     except StoreError:
