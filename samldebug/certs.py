@@ -1,28 +1,37 @@
 """Certificates: loading every form people paste, and the facts support engineers compare.
 
 Accepted forms: PEM (one or several certificates), DER, bare base64 of DER, and base64 of a PEM text
-(ADFS writes that inside ds:X509Certificate).
+(ADFS writes that inside ds:X509Certificate). A bare public key (PEM `PUBLIC KEY` / `RSA PUBLIC KEY`, or DER /
+base64 of a SubjectPublicKeyInfo) is accepted too: it is wrapped in a stand-in certificate so that everything
+downstream (signxml, anchors, comparisons) uses it like a certificate, and `info` shows it as what it is: a key,
+with no subject and no validity period.
+
+Every scan here is linear in the input: PEM blocks are found with bytes.find, never a backtracking pattern, and
+the input is capped (MAX_TEXT, MAX_CERTS) before any work.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import re
 from dataclasses import dataclass
-from datetime import datetime
-from functools import lru_cache
+from datetime import UTC, datetime
+from functools import cache, lru_cache
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.x509.oid import NameOID
 
 from .instants import iso as iso  # TODO(TRUST signature split): signature.py reads certs.iso; use instants.iso
 from .model import CertInfo
 
-_PEM_RE = re.compile(rb"-----BEGIN CERTIFICATE-----(.+?)-----END CERTIFICATE-----", re.S)
-_WS = re.compile(rb"\s+")
+MAX_TEXT = 1024 * 1024  # one certificate (bundle) text; a PEM chain of 64 certificates fits in a tenth of it
+MAX_CERTS = 64  # certificates read from one text
+_BEGIN, _END = b"-----BEGIN CERTIFICATE-----", b"-----END CERTIFICATE-----"
+_KEY_BEGINS = (b"-----BEGIN PUBLIC KEY-----", b"-----BEGIN RSA PUBLIC KEY-----")
+_WHITESPACE = b" \t\r\n\v\f"
+_BARE_MARK = "samldebug bare public key without a certificate"
 
 
 class CertError(ValueError):
@@ -37,38 +46,139 @@ class Anchor:
     source: str
 
 
-def _der_to_certs(der: bytes) -> list[x509.Certificate]:
+def _pem_blocks(raw: bytes) -> list[bytes]:
+    """The base64 between each BEGIN/END CERTIFICATE pair, found in one left-to-right pass."""
+    blocks: list[bytes] = []
+    pos = raw.find(_BEGIN)
+    while pos >= 0:
+        end = raw.find(_END, pos + len(_BEGIN))
+        if end < 0:
+            break  # no END after this BEGIN: none after any later BEGIN either
+        inner = raw[pos + len(_BEGIN) : end]
+        blocks.append(inner[inner.rfind(_BEGIN) + len(_BEGIN) :] if _BEGIN in inner else inner)
+        if len(blocks) > MAX_CERTS:
+            raise CertError(f"more than {MAX_CERTS} certificates in one text")
+        pos = raw.find(_BEGIN, end + len(_END))
+    return blocks
+
+
+def _der_to_certs(der: bytes, depth: int) -> list[x509.Certificate]:
     if der.lstrip().startswith(b"-----BEGIN"):
-        # ADFS quirk: base64 of a PEM text inside X509Certificate.
-        return load_certs(der)
+        # ADFS quirk: base64 of a PEM text inside X509Certificate (one level of that, not more).
+        if depth > 0:
+            raise CertError("base64 of a PEM text nested more than once")
+        return _load(der, depth + 1)
     try:
         return [x509.load_der_x509_certificate(der)]
     except ValueError as e:
-        raise CertError(f"not a DER certificate: {e}") from None
+        try:
+            return [bare_key_cert(serialization.load_der_public_key(der))]
+        except (ValueError, TypeError, CertError):
+            raise CertError(f"not a DER certificate: {e}") from None
 
 
 def load_certs(data: bytes | str) -> list[x509.Certificate]:
-    """Every certificate in `data`; raises CertError when there is none."""
+    """Every certificate in `data` (bare public keys as stand-in certificates); raises CertError when there is
+    none, or when the text is larger than MAX_TEXT."""
     raw = data.encode("ascii", "replace") if isinstance(data, str) else data
-    blocks = _PEM_RE.findall(raw)
+    if len(raw) > MAX_TEXT:
+        raise CertError(f"the certificate text is larger than {MAX_TEXT // 1024} KiB")
+    return _load(raw, 0)
+
+
+def _load(raw: bytes, depth: int) -> list[x509.Certificate]:
+    blocks = _pem_blocks(raw)
     if blocks:
         certs = []
         for block in blocks:
             try:
-                certs.append(x509.load_der_x509_certificate(base64.b64decode(_WS.sub(b"", block))))
+                certs.append(x509.load_der_x509_certificate(base64.b64decode(block.translate(None, _WHITESPACE))))
             except (ValueError, binascii.Error) as e:
                 raise CertError(f"a PEM certificate block does not decode: {e}") from None
         return certs
+    if any(begin in raw for begin in _KEY_BEGINS):
+        try:
+            return [bare_key_cert(serialization.load_pem_public_key(raw.strip()))]
+        except (ValueError, TypeError) as e:
+            raise CertError(f"a PEM public key does not decode: {e}") from None
     stripped = raw.strip()
     if stripped[:1] == b"\x30":  # DER SEQUENCE
-        return _der_to_certs(stripped)
+        return _der_to_certs(stripped, depth)
     try:
-        der = base64.b64decode(_WS.sub(b"", stripped), validate=True)
+        der = base64.b64decode(stripped.translate(None, _WHITESPACE), validate=True)
     except (ValueError, binascii.Error) as e:
         raise CertError(f"no certificate found (expected PEM, DER or base64: {e})") from None
     if not der:
         raise CertError("no certificate found (empty)")
-    return _der_to_certs(der)
+    return _der_to_certs(der, depth)
+
+
+# --- bare public keys ---------------------------------------------------------------------------------------
+
+_BARE: dict[bytes, x509.Certificate] = {}  # SubjectPublicKeyInfo DER → its stand-in certificate (bounded)
+
+
+@cache
+def _stand_in_signer() -> ec.EllipticCurvePrivateKey:
+    """Signs stand-in certificates. The signature means nothing (signxml never checks an anchor's issuer);
+    the key only exists because a certificate must carry one."""
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def _spki(key: object) -> bytes:
+    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)  # type: ignore[attr-defined, no-any-return]
+
+
+def bare_key_cert(key: object) -> x509.Certificate:
+    """A stand-in certificate carrying `key` (RSA or EC), valid for all time; `is_bare_key` tells it apart."""
+    if not isinstance(key, (rsa.RSAPublicKey, ec.EllipticCurvePublicKey)):
+        raise CertError(f"a {type(key).__name__} cannot verify SAML signatures (RSA or EC keys only)")
+    spki = _spki(key)
+    known = _BARE.get(spki)
+    if known is not None:
+        return known
+    name = x509.Name([x509.NameAttribute(NameOID.PSEUDONYM, _BARE_MARK)])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key)
+        .serial_number(1)
+        .not_valid_before(datetime(1970, 1, 1, tzinfo=UTC))
+        .not_valid_after(datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC))
+        .sign(_stand_in_signer(), hashes.SHA256())
+    )
+    if len(_BARE) >= 1024:
+        _BARE.clear()
+    _BARE[spki] = cert
+    return cert
+
+
+def is_bare_key(cert: x509.Certificate) -> bool:
+    """True for a stand-in certificate made by `bare_key_cert` in this process."""
+    if len(cert.subject) != 1 or cert.subject.rfc4514_string() != f"2.5.4.65={_BARE_MARK}":
+        return False
+    return _BARE.get(_spki(cert.public_key())) is cert
+
+
+def key_value_cert(key_value: object) -> x509.Certificate:
+    """A ds:KeyValue element (RSAKeyValue with Modulus / Exponent) as a stand-in certificate: metadata that
+    publishes the IdP's key without a certificate."""
+    from lxml import etree
+
+    el = key_value if isinstance(key_value, etree._Element) else None
+    if el is None:
+        raise CertError("no KeyValue element")
+    ds = "http://www.w3.org/2000/09/xmldsig#"
+    rsa_value = el.find(f"{{{ds}}}RSAKeyValue")
+    if rsa_value is None:
+        raise CertError("only an RSAKeyValue is read from a KeyValue")
+    try:
+        n = int.from_bytes(base64.b64decode("".join(rsa_value.findtext(f"{{{ds}}}Modulus", "").split())))
+        e = int.from_bytes(base64.b64decode("".join(rsa_value.findtext(f"{{{ds}}}Exponent", "").split())))
+        return bare_key_cert(rsa.RSAPublicNumbers(e, n).public_key())
+    except (ValueError, binascii.Error) as exc:
+        raise CertError(f"the RSAKeyValue does not decode: {exc}") from None
 
 
 def key_description(cert: x509.Certificate) -> tuple[str, int | None]:
@@ -90,8 +200,23 @@ def thumbprint(cert: x509.Certificate, algorithm: hashes.HashAlgorithm) -> str:
 
 @lru_cache(maxsize=512)
 def _facts(cert: x509.Certificate) -> CertInfo:
-    """The facts that depend on the certificate alone (computed once per certificate)."""
+    """The facts that depend on the certificate alone (computed once per certificate). A bare key has no
+    subject, issuer, serial or validity: its thumbprints are those of its SubjectPublicKeyInfo."""
     key_type, key_size = key_description(cert)
+    if is_bare_key(cert):
+        spki = _spki(cert.public_key())
+        return CertInfo(
+            subject="(a bare public key: no certificate, so no subject and no validity period)",
+            issuer="",
+            serial="",
+            not_before="",
+            not_after="",
+            key_type=key_type,
+            key_size=key_size,
+            sha1=hashes_hex(spki, hashes.SHA1()),  # noqa: S303 - a thumbprint for display
+            sha256=hashes_hex(spki, hashes.SHA256()),
+            source="",
+        )
     return CertInfo(
         subject=cert.subject.rfc4514_string(),
         issuer=cert.issuer.rfc4514_string(),
@@ -106,18 +231,23 @@ def _facts(cert: x509.Certificate) -> CertInfo:
     )
 
 
+def hashes_hex(data: bytes, algorithm: hashes.HashAlgorithm) -> str:
+    digest = hashes.Hash(algorithm)
+    digest.update(data)
+    return digest.finalize().hex().upper()
+
+
 def fingerprint(cert: x509.Certificate) -> bytes:
     """SHA-256 of the certificate, computed once per certificate."""
     return bytes.fromhex(_facts(cert).sha256)
 
 
 def info(cert: x509.Certificate, source: str, now: datetime | None = None) -> CertInfo:
-    days_left = (cert.not_valid_after_utc - now).days if now is not None else None
+    days_left = (cert.not_valid_after_utc - now).days if now is not None and not is_bare_key(cert) else None
     facts = dict(vars(_facts(cert)))  # (dataclasses.replace is ten times slower; this runs per message)
     facts.update(source=source, days_left=days_left)
     return CertInfo(**facts)
 
 
 def same_key(a: x509.Certificate, b: x509.Certificate) -> bool:
-    fmt = (Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
-    return a.public_key().public_bytes(*fmt) == b.public_key().public_bytes(*fmt)
+    return _spki(a.public_key()) == _spki(b.public_key())

@@ -108,5 +108,5 @@ def test_budget_finding_when_work_is_cut_off() -> None:
     other = [Anchor(make_keypair(cn=f"k{i}").cert, f"wrong {i}") for i in range(6)]
     settings = entra_settings(anchors=tuple(other), limits=Limits(time_budget=0.0))
     report, _, _ = measure(to_bytes(sign(build_response(), "assertion")), settings)
-    assert report.has("time_budget_exceeded")
+    assert report.has("analysis_budget_exceeded")
     assert report.messages[0].signature.status.value == "invalid"
