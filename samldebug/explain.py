@@ -13,20 +13,25 @@ import json
 import re
 from urllib.parse import parse_qsl, urlsplit
 
-from . import catalog
+from . import catalog, linear
 from .catalog import finding
 from .entra import GUID_TEXT
 from .model import EntraError, Finding
 
-_AADSTS = re.compile(r"AADSTS(\d{4,8})\b(?::?\s*([^\r\n]*))?")
-_TRACE = re.compile(rf"(?:Trace ID|Request Id|\"?trace_id\"?|\"?requestId\"?)\W{{1,4}}({GUID_TEXT})", re.I)
-_CORRELATION = re.compile(rf"(?:Correlation ID|\"?correlation_id\"?|\"?correlationId\"?)\W{{1,4}}({GUID_TEXT})", re.I)
-_TIMESTAMP = re.compile(
-    r"(?:Timestamp|\"?timestamp\"?)\W{1,4}(\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:\.\d+)?Z?)", re.I
+# Pasted text is untrusted: every pattern is RE2 (linear time, see samldebug/linear.py).
+_AADSTS = linear.compile(r"AADSTS(\d{4,8})\b(?::?\s*([^\r\n]*))?")
+_TRACE = linear.compile(
+    rf"(?:Trace ID|Request Id|\"?trace_id\"?|\"?requestId\"?)\W{{1,4}}({GUID_TEXT})", ignore_case=True
 )
-_CONFIG_CODE = re.compile(r'"sErrorCode"\s*:\s*"(\d+)"')
-_CONFIG_EXCEPTION = re.compile(r'"strServiceExceptionMessage"\s*:\s*"((?:[^"\\]|\\.)*)"')
-_CONFIG_TEXT = re.compile(r'"sErrTxt"\s*:\s*"((?:[^"\\]|\\.)*)"')
+_CORRELATION = linear.compile(
+    rf"(?:Correlation ID|\"?correlation_id\"?|\"?correlationId\"?)\W{{1,4}}({GUID_TEXT})", ignore_case=True
+)
+_TIMESTAMP = linear.compile(
+    r"(?:Timestamp|\"?timestamp\"?)\W{1,4}(\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:\.\d+)?Z?)", ignore_case=True
+)
+_CONFIG_CODE = linear.compile(r'"sErrorCode"\s*:\s*"(\d+)"')
+_CONFIG_EXCEPTION = linear.compile(r'"strServiceExceptionMessage"\s*:\s*"((?:[^"\\]|\\.)*)"')
+_CONFIG_TEXT = linear.compile(r'"sErrTxt"\s*:\s*"((?:[^"\\]|\\.)*)"')
 _MAX_TEXT = 512 * 1024  # only the head of a huge paste is scanned
 
 
@@ -85,7 +90,7 @@ def errors_in_input(text: str) -> list[EntraError]:
     if stripped.startswith("{"):
         try:
             doc = json.loads(stripped)
-        except ValueError:
+        except (ValueError, RecursionError):  # nested 100,000 deep is not an Entra error either
             doc = None
         if isinstance(doc, dict) and ("error_description" in doc or "error_codes" in doc):
             found = from_params(

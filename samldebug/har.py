@@ -25,6 +25,7 @@ counts what the capture held and the reader did not keep.
 from __future__ import annotations
 
 import base64
+import bisect
 import html
 import mmap
 import re
@@ -36,6 +37,7 @@ from urllib.parse import unquote, unquote_plus, urljoin, urlsplit
 
 import msgspec
 
+from . import linear
 from .catalog import finding
 from .config import Limits, MiB
 from .decode import mib, oversized
@@ -69,33 +71,35 @@ _TOKEN_FIELD = re.compile(
 REDACTED: Final = "[redacted]"
 # Credentials that can sit in text the reader keeps (an Entra error page, an error URL) and that sanitize removes
 # from bodies: Entra's $Config flow token and canaries, OAuth parameters in URLs, JWTs.
-JS_SECRET: Final = re.compile(
+# (Patterns over untrusted text are RE2: linear time whatever the input, see samldebug/linear.py.)
+JS_SECRET: Final = linear.compile(
     r'"(sFT|canary|apiCanary|flowToken|FlowToken|access_token|refresh_token|id_token|client_secret|password|'
     r'passwd|sessionToken)"(\s*:\s*)"((?:[^"\\]|\\.)*)"'
 )
-URL_TOKEN: Final = re.compile(
-    r"(?<=[?&#])(access_token|id_token|refresh_token|code|client_secret|client_assertion|assertion|SAMLart|token)"
+# group 1: the separator before the name ([?&#]), 2: the name, 3: the value
+URL_TOKEN: Final = linear.compile(
+    r"([?&#])(access_token|id_token|refresh_token|code|client_secret|client_assertion|assertion|SAMLart|token)"
     r"=([^&\"'\s<>#\\]+)",
-    re.I,
+    ignore_case=True,
 )
-JWT: Final = re.compile(r"eyJ[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]*")
+JWT: Final = linear.compile(r"eyJ[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]*")
 
 
 def scrub_text(text: str) -> tuple[str, int]:
     """`text` without the credentials above, and how many were removed."""
     removed = 0
 
-    def js(m: re.Match[str]) -> str:
+    def js(m: linear.Match[str]) -> str:
         nonlocal removed
         removed += 1
         return f'"{m.group(1)}"{m.group(2)}"{REDACTED}"'
 
-    def param(m: re.Match[str]) -> str:
+    def param(m: linear.Match[str]) -> str:
         nonlocal removed
         removed += 1
-        return f"{m.group(1)}=%5Bredacted%5D"
+        return f"{m.group(1)}{m.group(2)}=%5Bredacted%5D"
 
-    def jwt(m: re.Match[str]) -> str:
+    def jwt(m: linear.Match[str]) -> str:
         nonlocal removed
         removed += 1
         return REDACTED
@@ -298,14 +302,16 @@ _ERRCODE_MARK: Final = re.compile(rb"sErrorCode")
 _AADSTS_CODE: Final = re.compile(r"AADSTS\d{4,8}")
 _CONFIG_ERROR: Final = re.compile(r'"sErrorCode"\s*:\s*"\d+"')
 PERCENT_ESCAPE: Final = re.compile(r"%[0-9A-Fa-f]{2}")
-_URL_SECRET: Final = re.compile(r"[?&#;]([A-Za-z_\-]*(?:token|code|secret|assertion|SAMLart|canary))=", re.I)
+_URL_SECRET: Final = linear.compile(
+    r"[?&#;]([A-Za-z_\-]*(?:token|code|secret|assertion|SAMLart|canary))=", ignore_case=True
+)
 UPLOAD_HEADERS: Final = re.compile(r"\A(?:[A-Za-z][A-Za-z0-9-]*:[^\r\n]*\r?\n)+\r?\n")
 _SAFE_CUT: Final = re.compile(rb"[ <>=;,:(){}\[\]]")
-_FORM_OPEN: Final = re.compile(r"<form\b[^>]*>", re.I)
-_FORM_CLOSE: Final = re.compile(r"</form\s*>", re.I)
-INPUT_TAG: Final = re.compile(r"<input\b[^>]*>", re.I)
-ATTRIBUTE: Final = re.compile(r"""([^\s=/>"']+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>"']+)))?""")
-_MULTIPART_FIELD: Final = re.compile(
+_FORM_OPEN: Final = linear.compile(r"<form\b[^>]*>", ignore_case=True)
+_FORM_CLOSE: Final = linear.compile(r"</form\s*>", ignore_case=True)
+INPUT_TAG: Final = linear.compile(r"<input\b[^>]*>", ignore_case=True)
+ATTRIBUTE: Final = linear.compile(r"""([^\s=/>"']+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>"']+)))?""")
+_MULTIPART_FIELD: Final = linear.compile(
     r'name="(SAMLRequest|SAMLResponse|RelayState)"[^\r\n]*\r?\n(?:[^\r\n]+\r?\n)*\r?\n'
 )
 _SKIP_MIME: Final = re.compile(
@@ -430,7 +436,7 @@ def _fields_of_tag(tag: str) -> dict[str, str]:
     """The attributes of one start tag (`<input …>`, `<form …>`), names lower-cased, values as written."""
     name = _TAG_NAME.match(tag)
     attrs: dict[str, str] = {}
-    for m in ATTRIBUTE.finditer(tag, name.end() if name else 0):
+    for m in ATTRIBUTE.finditer(tag[name.end() if name else 0 :]):
         key = m.group(1).lower()
         if key not in attrs:
             attrs[key] = next((g for g in m.groups()[1:] if g is not None), "")
@@ -448,10 +454,15 @@ class HtmlForm:
 def html_forms(page: str) -> list[HtmlForm]:
     """The forms of an HTML page that carry SAMLRequest / SAMLResponse (the auto-submit page of the POST binding)."""
     forms: list[HtmlForm] = []
+    if "<form" not in page.lower():
+        return forms
+    closes = [c.start() for c in _FORM_CLOSE.finditer(page)]  # one pass each, never a search per form
     pos = 0
-    while (m := _FORM_OPEN.search(page, pos)) is not None:
-        close = _FORM_CLOSE.search(page, m.end())
-        end = close.start() if close else len(page)
+    for m in _FORM_OPEN.finditer(page):
+        if m.start() < pos:
+            continue  # inside the previous form
+        after = bisect.bisect_left(closes, m.end())
+        end = closes[after] if after < len(closes) else len(page)
         region = page[m.end() : end]
         if "SAMLRe" in region:
             fields: dict[str, str] = {}
@@ -733,9 +744,11 @@ class _Reader:
     @staticmethod
     def _multipart(text: str) -> list[tuple[str, str]]:
         pairs = []
+        boundary = 0  # the next "\r\n--" at or after the field; -1 once there is none (never searched again)
         for m in _MULTIPART_FIELD.finditer(text):
-            end = text.find("\r\n--", m.end())
-            pairs.append((m.group(1), text[m.end() : end if end >= 0 else len(text)].strip()))
+            if boundary >= 0 and boundary < m.end():
+                boundary = text.find("\r\n--", m.end())
+            pairs.append((m.group(1), text[m.end() : boundary if boundary >= 0 else len(text)].strip()))
         return pairs
 
     # -- SAML-tracer ----------------------------------------------------------------------------------------

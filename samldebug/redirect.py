@@ -88,7 +88,9 @@ def octets(q: RawQuery, message: str, relay: str | None, alg: str) -> bytes:
     if relay is not None:
         parts.append(f"RelayState={relay}")
     parts.append(f"SigAlg={alg}")
-    return "&".join(parts).encode("ascii", "replace")
+    # The octets exactly as received: never a lossy encoding ("ascii", "replace" turned any non-ASCII character
+    # into the '?' a signer may have sent, so a changed RelayState still verified).
+    return "&".join(parts).encode("utf-8", "surrogatepass")
 
 
 def _check(key: object, kind: str, algorithm: hashes.HashAlgorithm, signature: bytes, data: bytes) -> bool:

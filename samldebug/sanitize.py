@@ -35,7 +35,7 @@ from urllib.parse import quote, unquote_plus
 import msgspec
 from lxml import etree
 
-from . import xmlsafe
+from . import linear, xmlsafe
 from .config import Limits
 from .decode import b64decode_lenient, inflate, looks_like_xml, mib, oversized, strip_bom
 from .har import (
@@ -62,14 +62,29 @@ from .model import AnalysisStop
 DS: Final = "http://www.w3.org/2000/09/xmldsig#"
 _MIN_SECRET: Final = 8  # shorter values are not searched for everywhere (they would match by chance)
 
-_SECRET_HEADER: Final = re.compile(
-    r"(?!access-control-).*(?:token|secret|api-?key|session|csrf|xsrf|credential|password).*",  # x-ms-*credential
-    re.I,
+_SECRET_HEADER_WORD: Final = linear.compile(  # x-ms-*credential, x-functions-key, ocp-apim-subscription-key, …
+    r"token|secret|api-?key|apikey|session|csrf|xsrf|credential|password|passwd|signature|-key$|^key$|auth|zumo",
+    ignore_case=True,
 )
 _AUTH_HEADERS: Final = frozenset({"authorization", "proxy-authorization"})
 _JSON_HINT: Final = re.compile(r"token|secret|pass|pwd|assertion|canary|eyJ|\?|otc|otp|pin", re.I)
 _TEXT_MIME: Final = re.compile(r"html|json|xml|text/|x-unknown|x-www-form-urlencoded|^$", re.I)
-_FORM_FIELD: Final = re.compile(r'(name="([^"]+)"[^\r\n]*\r?\n(?:[^\r\n]+\r?\n)*\r?\n)(.*?)(?=\r?\n--)', re.S)
+_FORM_FIELD_HEAD: Final = linear.compile(r'name="([^"]+)"[^\r\n]*\r?\n(?:[^\r\n]+\r?\n)*\r?\n')
+
+
+_SAFE_HEADERS: Final = frozenset(
+    {"content-length", "content-type", "accept", "accept-encoding", "accept-language", "cache-control", "host"}
+)
+
+
+def is_secret_header(name: str) -> bool:
+    """A header whose value is (or may be) a credential: known names, and unknown names that look like keys or
+    tokens (`Ocp-Apim-Subscription-Key`, `X-Functions-Key`, `X-ZUMO-AUTH`, `X-Api-Key`, …). CORS headers only
+    name other headers."""
+    n = name.strip().lower()
+    if n in _SAFE_HEADERS or n.startswith("access-control-"):
+        return False
+    return _SECRET_HEADER_WORD.search(n) is not None
 
 
 @dataclass(frozen=True)
@@ -306,17 +321,31 @@ class _Sanitizer:
         if "json" in mime or text.lstrip()[:1] in ("{", "["):
             return self.json_text(text)
         if "multipart/" in mime:
-            return _FORM_FIELD.sub(self._multipart_field, text)
+            return self._multipart(text)
         m = UPLOAD_HEADERS.match(text)  # Firefox: upload stream headers ahead of the body
         head, body = (text[: m.end()], text[m.end() :]) if m else ("", text)
         if "=" not in body:
             return head + self.text(body)
         return head + self.query(body.rstrip("\r\n")) + body[len(body.rstrip("\r\n")) :]
 
-    def _multipart_field(self, m: re.Match[str]) -> str:
-        value = m.group(3)
-        new = self.pair(m.group(2), value)
-        return m.group(1) + (new if new != value else value)
+    def _multipart(self, text: str) -> str:
+        """Each part's value (up to the next boundary line) through `pair`, in one left-to-right pass."""
+        out: list[str] = []
+        pos = 0
+        boundary = 0  # the next "\n--" after the current head; -1 once there is none (never searched again)
+        for m in _FORM_FIELD_HEAD.finditer(text):
+            if m.start() < pos or boundary < 0:
+                continue
+            boundary = text.find("\n--", m.end())
+            if boundary < 0:
+                break
+            end = boundary - 1 if text[boundary - 1 : boundary] == "\r" else boundary
+            value = text[m.end() : end]
+            new = self.pair(m.group(1), value)
+            out.append(text[pos : m.end()] + new)
+            pos = end
+        out.append(text[pos:])
+        return "".join(out)
 
     # --- headers and cookies -------------------------------------------------------------------------------
 
@@ -341,7 +370,7 @@ class _Sanitizer:
             if space and scheme.isalpha():
                 return f"{scheme} {self.secret(credential, 'tokens')}"
             return self.secret(value, "tokens")
-        if _SECRET_HEADER.fullmatch(n):
+        if is_secret_header(n):
             self.count("secret_headers")
             return self.secret(value, "tokens")
         if value.startswith(("http://", "https://", "/")) and ("?" in value or "#" in value):
@@ -396,9 +425,9 @@ class _Sanitizer:
             page = JS_SECRET.sub(self._js_secret, page)
         return self.text(page)
 
-    def _input(self, m: re.Match[str]) -> str:
+    def _input(self, m: linear.Match[str]) -> str:
         tag = m.group(0)
-        attrs = {a.group(1).lower(): a for a in ATTRIBUTE.finditer(tag, 6)}  # after "<input"
+        attrs = {a.group(1).lower(): a for a in ATTRIBUTE.finditer(tag, 6)}  # after "<input" (spans count from 0)
         name_m, value_m = attrs.get("name"), attrs.get("value")
         if name_m is None or value_m is None:
             return tag
@@ -421,7 +450,7 @@ class _Sanitizer:
         start, end = value_m.span(group)
         return tag[:start] + html.escape(new, quote=True) + tag[end:]
 
-    def _js_secret(self, m: re.Match[str]) -> str:
+    def _js_secret(self, m: linear.Match[str]) -> str:
         try:
             value = str(json.loads(f'"{m.group(3)}"'))
         except ValueError:
@@ -434,8 +463,8 @@ class _Sanitizer:
             text = URL_TOKEN.sub(self._url_token, text)
         return self._jwts(text)
 
-    def _url_token(self, m: re.Match[str]) -> str:
-        return f"{m.group(1)}={quote(self.secret(unquote_plus(m.group(2)), 'tokens'))}"
+    def _url_token(self, m: linear.Match[str]) -> str:
+        return f"{m.group(1)}{m.group(2)}={quote(self.secret(unquote_plus(m.group(3)), 'tokens'))}"
 
     def _jwts(self, text: str) -> str:
         return JWT.sub(lambda m: self.secret(m.group(0), "tokens"), text) if "eyJ" in text else text
@@ -572,7 +601,7 @@ def _tokens(text: str) -> list[str]:
     return text.translate(_DELIMITERS).split()
 
 
-def _attr_value(m: re.Match[str]) -> str:
+def _attr_value(m: linear.Match[str]) -> str:
     return next((g for g in m.groups()[1:] if g is not None), "")
 
 

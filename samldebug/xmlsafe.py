@@ -1,9 +1,12 @@
 """The only place that parses XML.
 
 The defusedxml rules, applied to lxml: no DTD at all (SAML forbids them), no entity resolution, no network,
-no external files, bounded size, depth and width. A DOCTYPE is classified (external reference → `xxe_blocked`,
-internal entities → `entity_expansion_blocked`, anything else → `dtd_forbidden`) and the document is refused
-before any of it is used. Nothing read from a file or URL can reach the output, because nothing is ever read.
+no external files, bounded size, depth and width. A DOCTYPE is classified by defusedxml itself before lxml parses
+anything (its expat parser stops at the first DTD or entity declaration and names it: an external reference →
+`xxe_blocked`, entity definitions → `entity_expansion_blocked`, anything else → `dtd_forbidden`), and the
+document is refused. Nothing read from a file or URL can reach the output, because nothing is ever read: expat
+does no IO, and lxml never sees a document with a DOCTYPE. Text expat cannot read (malformed, or a DOCTYPE lxml
+found later) is classified from its bytes.
 """
 
 from __future__ import annotations
@@ -11,9 +14,13 @@ from __future__ import annotations
 import re
 from functools import cache
 from typing import Any, cast
+from xml.etree.ElementTree import ParseError
 
+import defusedxml
+import defusedxml.ElementTree
 from lxml import etree
 
+from . import linear
 from .catalog import finding
 from .config import Limits
 from .model import AnalysisStop
@@ -21,7 +28,7 @@ from .model import AnalysisStop
 _DOCTYPE = re.compile(rb"<!DOCTYPE", re.I)
 _EXTERNAL = re.compile(rb"\b(SYSTEM|PUBLIC)\b")
 _ENTITY = re.compile(rb"<!ENTITY", re.I)
-_SYSTEM_ID = re.compile(rb"""(?:SYSTEM|PUBLIC)\s+(?:"[^"]*"\s+)?["']([^"']{0,120})""")
+_SYSTEM_ID = linear.compile(rb"""(?:SYSTEM|PUBLIC)\s+(?:"[^"]*"\s+)?["']([^"']{0,120})""")
 
 
 def make_parser() -> etree.XMLParser:
@@ -35,6 +42,60 @@ def make_parser() -> etree.XMLParser:
         remove_comments=False,  # comments matter: comment injection must be seen
         remove_pis=False,
         strip_cdata=False,
+    )
+
+
+def _xxe(ref: str) -> AnalysisStop:
+    return AnalysisStop(
+        finding(
+            "xxe_blocked",
+            "The XML declares a DOCTYPE with an external reference (XXE): refused, nothing was loaded",
+            expected="no DOCTYPE (SAML messages must not contain one)",
+            actual=f"DOCTYPE referencing {ref[:120]!r}",
+        )
+    )
+
+
+def _entities(name: str | None) -> AnalysisStop:
+    return AnalysisStop(
+        finding(
+            "entity_expansion_blocked",
+            "The XML defines entities in a DOCTYPE (entity expansion, e.g. billion laughs): refused",
+            expected="no DOCTYPE (SAML messages must not contain one)",
+            actual=f"DOCTYPE with <!ENTITY {name or '…'} …> definitions",
+        )
+    )
+
+
+def classify_doctype(xml: bytes) -> AnalysisStop | None:
+    """defusedxml's verdict on a document's DTD, or None when expat cannot read the text (the caller then
+    classifies from the bytes). Two passes of defusedxml's expat parser, each stopping at the first declaration:
+    the DOCTYPE itself (an external DTD subset names its system or public id), then the first entity."""
+    try:
+        defusedxml.ElementTree.fromstring(xml, forbid_dtd=True)
+        return None  # no DOCTYPE at all
+    except defusedxml.DTDForbidden as e:
+        if e.sysid or e.pubid:
+            return _xxe(str(e.sysid or e.pubid))
+    except (ParseError, ValueError, defusedxml.DefusedXmlException):
+        return None
+    try:
+        defusedxml.ElementTree.fromstring(xml, forbid_dtd=False, forbid_entities=True, forbid_external=True)
+    except defusedxml.EntitiesForbidden as e:
+        if e.sysid or e.pubid:
+            return _xxe(str(e.sysid or e.pubid))
+        return _entities(str(e.name))
+    except defusedxml.ExternalReferenceForbidden as e:
+        return _xxe(str(e.sysid or e.pubid or "an external identifier"))
+    except (ParseError, ValueError, defusedxml.DefusedXmlException):
+        return None
+    return AnalysisStop(
+        finding(
+            "dtd_forbidden",
+            "The XML carries a DOCTYPE, which SAML forbids: refused",
+            expected="no DOCTYPE",
+            actual="<!DOCTYPE …>",
+        )
     )
 
 
@@ -77,7 +138,7 @@ def parse(xml: bytes, limits: Limits) -> etree._Element:
     if len(xml) > limits.max_xml_bytes:  # decode checks this too; keep the parser safe on its own
         raise AnalysisStop(finding("oversized_input", "The XML is larger than the limit"))
     if xml.find(b"<!DOCTYPE", 0, 64 * 1024) >= 0 or _DOCTYPE.search(xml[:1024]):
-        raise _refuse_doctype(xml)
+        raise classify_doctype(xml) or _refuse_doctype(xml)
     try:
         root = etree.fromstring(xml, parser=make_parser())
     except etree.XMLSyntaxError as e:

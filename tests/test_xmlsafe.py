@@ -117,3 +117,20 @@ def test_many_signatures_are_bounded() -> None:
     report = run(f'<samlp:Response {SAMLP} ID="r">' + sig * 50 + "</samlp:Response>")
     assert "oversized_input" in codes(report)
     assert report.messages[0].signature.status.value == "invalid"
+
+
+def test_defusedxml_classifies_the_doctype_before_lxml_parses() -> None:
+    """defusedxml (expat, no IO) names what the DOCTYPE declares: the entity, the external identifier."""
+    from samldebug.xmlsafe import classify_doctype
+
+    stop = classify_doctype(b'<!DOCTYPE r [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;">]><r>&lol2;</r>')
+    assert stop is not None and stop.finding.code == "entity_expansion_blocked" and "lol" in (stop.finding.actual or "")
+    stop = classify_doctype(b'<!DOCTYPE r [<!ENTITY % p SYSTEM "http://127.0.0.1:9/p.dtd"> %p;]><r/>')
+    assert (
+        stop is not None and stop.finding.code == "xxe_blocked" and "127.0.0.1:9/p.dtd" in (stop.finding.actual or "")
+    )
+    stop = classify_doctype(b'<!DOCTYPE r PUBLIC "-//x//y" "http://127.0.0.1:9/x.dtd"><r/>')
+    assert stop is not None and stop.finding.code == "xxe_blocked"
+    stop = classify_doctype(b"<!DOCTYPE r><r/>")
+    assert stop is not None and stop.finding.code == "dtd_forbidden"
+    assert classify_doctype(b"<r/>") is None

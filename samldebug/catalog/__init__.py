@@ -6,7 +6,6 @@ severity, title and fix from the entry, so a code without an entry cannot be emi
 
 from __future__ import annotations
 
-import re
 import tomllib
 from dataclasses import dataclass
 from functools import cache
@@ -15,6 +14,7 @@ from typing import Annotated, Any, Literal, TypeVar, get_args
 
 import msgspec
 
+from .. import linear
 from ..model import Finding, Severity
 
 Category = Literal["attack", "signature", "trust", "config", "time", "status", "input", "info"]
@@ -199,7 +199,7 @@ class NameIdFormat:
 @dataclass(frozen=True)
 class LibraryMessage:
     library: str
-    pattern: re.Pattern[str]
+    pattern: linear.Pattern[str]
     finding: str
     note: str
 
@@ -273,9 +273,9 @@ def library_messages() -> tuple[LibraryMessage, ...]:
         r = _check(raw, _MessageRaw, where)
         if r.finding not in findings():
             raise CatalogError(f"{where}: finding {r.finding!r} is not a known finding code")
-        try:
-            pattern = re.compile(r.pattern, re.I)
-        except re.error as e:
+        try:  # SP-library messages are matched against pasted text: RE2, linear whatever the paste
+            pattern = linear.compile(r.pattern, ignore_case=True)
+        except linear.error as e:
             raise CatalogError(f"{where}: bad pattern: {e}") from None
         out.append(LibraryMessage(r.library, pattern, r.finding, r.note))
     return tuple(out)
