@@ -147,9 +147,9 @@ def test_bare_public_key_is_an_anchor_shown_as_a_key(tmp_path) -> None:  # type:
     key_file = tmp_path / "idp-key.pem"
     key_file.write_bytes(_public_key_pem(idp_key()))
     from samldebug.cli import build_settings
-    from samldebug.config import Limits
+    from samldebug.config import AppConfig
 
-    settings, _ = build_settings((), (str(key_file),), None, None, None, 180, Limits(), NOW)
+    settings, _ = build_settings(AppConfig(), NOW, cert=(str(key_file),), skew=180)
     report = run(to_bytes(sign(build_response(), "assertion")), settings)
     key = report.messages[0].signature.key
     assert report.messages[0].signature.status.value == "valid"
