@@ -11,6 +11,18 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 _TIME = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})?$")
+# Instants the core can compute with: adding a skew or a lifetime to one must never leave datetime's range
+# (9999-12-31T23:59:59-14:00 is past datetime.max once in UTC; OverflowError was an internal error).
+EARLIEST = datetime(2, 1, 1, tzinfo=UTC)
+LATEST = datetime(9998, 12, 31, tzinfo=UTC)
+
+
+def _in_range(dt: datetime) -> datetime | None:
+    try:
+        utc = dt.astimezone(UTC)
+    except (OverflowError, ValueError):
+        return None
+    return utc if EARLIEST <= utc <= LATEST else None
 
 
 @lru_cache(maxsize=1024)
@@ -27,7 +39,7 @@ def parse_time(value: str | None) -> datetime | None:
         dt = datetime.fromisoformat(text)
     except ValueError:
         return None
-    return dt.astimezone(UTC)
+    return _in_range(dt)
 
 
 def parse_instant(text: str | None) -> datetime | None:
@@ -44,7 +56,7 @@ def parse_instant(text: str | None) -> datetime | None:
             return None
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    return _in_range(parsed)
 
 
 def iso(dt: datetime) -> str:
