@@ -12,7 +12,7 @@ import mmap
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from . import explain, har, saml, xmlsafe
+from . import budget, explain, har, saml, xmlsafe
 from .analysis import analyze_xml
 from .catalog import finding
 from .config import Settings
@@ -64,6 +64,7 @@ def analyze_capture(
         )
     if not capture.entries:
         out.findings.append(finding("capture_no_saml", actual=f"{capture.total_entries} entries, none SAML"))
+    out.findings.extend(_truncated(capture))
     if capture.format == "saml-tracer":
         out.findings.append(
             finding("capture_time_unknown", actual=f"time checks used {iso(now)}", where="SAML-tracer export")
@@ -71,7 +72,11 @@ def analyze_capture(
     settings = sp_expectations(entries, settings)
     out.settings = settings
     seen: dict[tuple[str, str], int] = {}
+    xml_kept = 0
     for e in entries:
+        if budget.expired():  # one CPU budget for the whole capture: stop here, keep what was analysed
+            out.findings.append(_budget_cut(e, len(entries)))
+            break
         when = e.started or now
         if e.kind == "error":
             errors = explain.errors_in_input(e.text or "") if e.text else []
@@ -115,7 +120,21 @@ def analyze_capture(
         if e.started is not None:
             msg_findings += [f.at(index) for f in _expired_since(result.message, e.started, now)]
         seen[key] = index
-        out.messages.append(result.message)
+        message = result.message
+        xml_kept += len(message.xml)
+        if xml_kept > settings.limits.max_report_xml_bytes:
+            if xml_kept - len(message.xml) <= settings.limits.max_report_xml_bytes:
+                out.findings.append(
+                    finding(
+                        "capture_truncated",
+                        "The report keeps the XML of the first messages only: its size limit was reached",
+                        expected=f"at most {settings.limits.max_report_xml_bytes // 1048576} MiB of XML per report",
+                        actual=f"from message {index + 1} on, the XML is not kept (its findings are)",
+                        where=e.where,
+                    )
+                )
+            message = replace(message, xml="[XML not kept: the report's size limit was reached]")
+        out.messages.append(message)
         out.relay_states[index] = e.relay_state
         out.findings.extend(msg_findings)
         out.errors.extend(result.errors)
@@ -123,6 +142,33 @@ def analyze_capture(
     out.flows, flow_findings = pair(out.messages, out.relay_states)
     out.findings.extend(flow_findings)
     return out
+
+
+_KIND_NAMES = {"error": "Entra error entries", "saml": "entries carrying SAML messages"}
+
+
+def _truncated(capture: har.Capture) -> list[Finding]:
+    """Say so when the reader stopped keeping entries of a kind (per-capture caps)."""
+    out = []
+    for kind, label in _KIND_NAMES.items():
+        over = capture.dropped.get(f"{kind}_entries_over_limit", 0)
+        if over:
+            kept = sum(1 for e in capture.entries if e.kind == kind)
+            out.append(
+                finding(
+                    "capture_truncated",
+                    f"Showing the first {kept:,} of {kept + over:,} {label}",
+                    expected=f"at most {kept:,} {label} per report",
+                    actual=f"{kept + over:,} in the capture; the other {over:,} were counted, not analysed",
+                )
+            )
+    return out
+
+
+def _budget_cut(e: har.CaptureEntry, total: int) -> Finding:
+    current = budget.current()
+    base = current.exceeded("the capture") if current is not None else finding("analysis_budget_exceeded")
+    return replace(base, where=e.where, actual=f"{base.actual}; stopped before {e.where} ({total} entries in all)")
 
 
 def sp_expectations(entries: list[har.CaptureEntry], settings: Settings) -> Settings:

@@ -32,7 +32,10 @@ class Limits:
     max_anchors: int = 16  # trust anchors tried per signature (Entra metadata lists 1–3)
     max_capture_bytes: int = 256 * MiB  # a whole HAR / SAML-tracer export
     max_capture_messages: int = 200  # SAML messages analysed from one capture
-    time_budget: float = 10.0  # seconds of signature work per analysis; past it the analysis is cut off
+    max_capture_saml_entries: int = 1_000  # SAML-carrying entries kept from one capture (duplicates included)
+    max_capture_errors: int = 500  # Entra error entries kept from one capture (each is a timeline row and findings)
+    max_report_xml_bytes: int = 16 * MiB  # message XML kept in one report; past it later messages keep none
+    time_budget: float = 5.0  # CPU seconds for one whole analysis (budget.py); past it the analysis is cut off
 
 
 @dataclass(frozen=True)

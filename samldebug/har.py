@@ -507,6 +507,7 @@ class _Reader:
         self.entries: list[CaptureEntry] = []
         self.next_index = 0  # HAR: entries are numbered as msgspec decodes them, in file order
         self.dropped: dict[str, int] = dict.fromkeys(_COUNTED, 0)
+        self.kept: dict[str, int] = {}  # entries kept, by kind ("saml", "error"); capped by the limits
 
     def drop(self, what: str, n: int = 1) -> None:
         self.dropped[what] = self.dropped.get(what, 0) + n
@@ -527,6 +528,11 @@ class _Reader:
         text: str | None = None,
     ) -> None:
         pairs = fields or []
+        cap = self.limits.max_capture_errors if kind == "error" else self.limits.max_capture_saml_entries
+        if self.kept.get(kind, 0) >= cap:
+            self.drop(f"{kind}_entries_over_limit")  # counted, never kept: one capture, one bounded report
+            return
+        self.kept[kind] = self.kept.get(kind, 0) + 1
         if text is not None:
             text, removed = scrub_text(text[:ERROR_TEXT_CAP])
             self.drop("tokens", removed)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from . import capture, checklist, explain, har
+from . import budget, capture, checklist, explain, har
 from .analysis import analyze_xml
 from .catalog import finding
 from .config import Settings
@@ -53,6 +53,13 @@ def analyze(
     """`notes`: findings about the trust sources (metadata, certificates) to show with the report.
     `entry`: for a capture, analyse only that entry (HAR index)."""
     settings = settings or Settings()
+    with budget.running(settings.limits.time_budget):  # one CPU budget for everything below
+        return _analyze(data, settings, now, notes, entry)
+
+
+def _analyze(
+    data: bytes | str, settings: Settings, now: datetime, notes: tuple[Finding, ...], entry: int | None
+) -> Report:
     raw = data.encode("utf-8", "replace") if isinstance(data, str) else data
     if har.looks_like_capture(raw):
         return _analyze_capture(raw, settings, now, notes, entry)
@@ -74,6 +81,8 @@ def analyze(
             found.extend(recognised[1])
         else:
             found.append(stop.finding)
+    except RecursionError:
+        found.append(_too_deep())
     except Exception:  # noqa: BLE001 - a bug must become a finding, never a stack trace for the user
         log.exception("analysis failed")
         found.append(finding("internal_error"))
@@ -101,6 +110,8 @@ def _analyze_capture(
         info = result.info
     except AnalysisStop as stop:
         found.append(stop.finding)
+    except RecursionError:
+        found.append(_too_deep())
     except Exception:  # noqa: BLE001 - a bug must become a finding, never a stack trace for the user
         log.exception("capture analysis failed")
         found.append(finding("internal_error"))
@@ -120,6 +131,15 @@ def _analyze_capture(
         checklist=checklist.build(messages, found, errors, settings, relay),
         flows=tuple(result.flows) if result else (),
         timeline=tuple(result.timeline) if result else (),
+    )
+
+
+def _too_deep() -> Finding:
+    return finding(
+        "oversized_input",
+        "The input nests deeper than any reader allows (e.g. JSON nested thousands of levels deep)",
+        expected="SAML, a capture or an error text of ordinary depth",
+        actual="too deeply nested to read",
     )
 
 
