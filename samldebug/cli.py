@@ -337,8 +337,24 @@ def analyze_cmd(
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="gunicorn workers.")
+@click.option(
+    "--threads",
+    default=4,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Threads per worker (gthread): a slow analysis never stops /healthz or the page.",
+)
+@click.option("--timeout", default=60, show_default=True, type=click.IntRange(5, 3600), help="Worker timeout (s).")
+@click.option(
+    "--forwarded-allow-ips",
+    default="127.0.0.1,::1",
+    show_default=True,
+    help="Proxies whose X-Forwarded-* headers are trusted; used only when SAMLDEBUG_TRUST_PROXY_HEADERS is set.",
+)
 @click.option("--debug", is_flag=True, help="Flask's development server with the debugger (never in production).")
-def serve_cmd(host: str, port: int, workers: int, debug: bool) -> None:
+def serve_cmd(
+    host: str, port: int, workers: int, threads: int, timeout: int, forwarded_allow_ips: str, debug: bool
+) -> None:
     """Serve the web page: gunicorn by default, Flask's development server only with --debug."""
     if debug:
         from .web import create_app
@@ -347,17 +363,38 @@ def serve_cmd(host: str, port: int, workers: int, debug: bool) -> None:
         return
     from gunicorn.app.wsgiapp import run  # the same entry point as the `gunicorn` command
 
-    sys.argv = [
+    config, _folder = AppConfig.from_environment()
+    sys.argv = serve_argv(
+        host, port, workers, threads, timeout, forwarded_allow_ips if config.trust_proxy_headers else ""
+    )
+    run()
+
+
+def serve_argv(host: str, port: int, workers: int, threads: int, timeout: int, forwarded_allow_ips: str) -> list[str]:
+    """gunicorn's command line for `samldebug serve`: the redacting logger for the access and the error log (no
+    permalink key or delete token is ever written), threaded workers, and X-Forwarded-* trusted only from the
+    given proxies (none unless the operator configured proxy trust)."""
+    return [
         "gunicorn",
         "--bind",
         f"{host}:{port}",
         "--workers",
         str(workers),
+        "--worker-class",
+        "gthread",
+        "--threads",
+        str(threads),
+        "--timeout",
+        str(timeout),
+        "--logger-class",
+        "samldebug.web.logs.RedactingLogger",
         "--access-logfile",
         "-",
+        "--error-logfile",
+        "-",
+        f"--forwarded-allow-ips={forwarded_allow_ips}",
         "samldebug.web:create_app()",
     ]
-    run()
 
 
 @main.command("purge")

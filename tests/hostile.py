@@ -117,3 +117,35 @@ PASTES: dict[str, Callable[[], bytes]] = {
     "deep_json": deep_json,
     "far_future_offset": far_future_offset,
 }
+
+
+def measure(name: str) -> dict[str, object]:
+    """Analyse one payload in this process: CPU seconds of the analysis, peak RSS of the process, finding codes."""
+    import resource
+    import time
+    from datetime import UTC, datetime
+
+    from conftest import entra_settings
+
+    from samldebug.pipeline import analyze
+
+    data = PASTES[name]()
+    settings = entra_settings()
+    started = time.process_time()
+    report = analyze(data, settings, now=datetime(2026, 3, 1, 12, 1, tzinfo=UTC))
+    cpu = time.process_time() - started
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return {
+        "name": name,
+        "bytes": len(data),
+        "cpu": cpu,
+        "rss": rss,
+        "codes": sorted({f.code for f in report.findings}),
+    }
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
+    print(json.dumps(measure(sys.argv[1])))

@@ -81,7 +81,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.jinja_env.filters["uris"] = uris
     security.init_app(app)
     errors.init_app(app)
-    logs.install()
+    logs.install(app)
     logs.init_request_logging(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)

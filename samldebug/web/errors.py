@@ -12,6 +12,7 @@ from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 
 from ..config import MiB
+from .logs import redact_path
 
 log = logging.getLogger("samldebug.web")
 
@@ -59,7 +60,7 @@ def handle(error: HTTPException) -> Any:
 
 
 def handle_unexpected(error: Exception) -> Any:
-    log.exception("unhandled error on %s %s", request.method, request.path)
+    log.exception("unhandled error on %s %s", request.method, redact_path(request.path))  # never a key in a log
     return handle(InternalServerError())
 
 

@@ -27,6 +27,9 @@ def redact_path(text: str) -> str:
 
 
 class RedactingFilter(logging.Filter):
+    """Cuts keys out of a record's message, its arguments and its formatted traceback (gunicorn's "Error handling
+    request /r/<id>/<key>" carries the path as an argument)."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.msg, str):
             record.msg = redact_path(record.msg)
@@ -35,11 +38,23 @@ class RedactingFilter(logging.Filter):
                 record.args = {k: redact_path(v) if isinstance(v, str) else v for k, v in record.args.items()}
             else:
                 record.args = tuple(redact_path(a) if isinstance(a, str) else a for a in record.args)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact_path(record.exc_text)
         return True
 
 
 class RedactingLogger(Logger):  # type: ignore[misc]
-    """gunicorn logger class: `gunicorn --logger-class samldebug.web.logs.RedactingLogger …`"""
+    """gunicorn logger class: `gunicorn --logger-class samldebug.web.logs.RedactingLogger …` (`samldebug serve`
+    passes it). Access lines are built from redacted atoms; every error-log handler carries RedactingFilter."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        for log in (self.error_log, self.access_log):
+            for handler in log.handlers:
+                if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+                    handler.addFilter(RedactingFilter())
 
     def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
         atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
@@ -52,10 +67,18 @@ class RedactingLogger(Logger):  # type: ignore[misc]
         return atoms
 
 
-def install() -> None:
-    logger = logging.getLogger("werkzeug")
-    if not any(isinstance(f, RedactingFilter) for f in logger.filters):
-        logger.addFilter(RedactingFilter())
+def install(app: Flask | None = None) -> None:
+    """The filter on werkzeug's request log, on the app's own logger and on every root handler (the error log
+    of a failed permalink request names the path)."""
+    loggers = [logging.getLogger("werkzeug"), logging.getLogger("samldebug")]
+    if app is not None:
+        loggers.append(app.logger)
+    for logger in loggers:
+        if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+            logger.addFilter(RedactingFilter())
+    for handler in [*logging.getLogger().handlers, *(app.logger.handlers if app is not None else [])]:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())
 
 
 access_log = logging.getLogger("samldebug.access")
