@@ -109,6 +109,15 @@
     if (area.value && file.value) { file.value = ""; showFile(); }
   });
 
+  // Every refusal (400 unusable input, 413 too large, 429 too many requests, 503 …) is shown in the report area:
+  // htmx leaves 4xx/5xx answers unswapped by default, which looked like nothing happened.
+  document.body.addEventListener("htmx:beforeSwap", function (e) {
+    if (e.detail.xhr && e.detail.xhr.status >= 400) {
+      e.detail.shouldSwap = true;
+      e.detail.isError = false;
+    }
+  });
+
   // ---- Report controls: × on a settings chip, "use it as …", "Add the SP's entity ID …" -----------------
   function openField(name) {
     var el = field(name);

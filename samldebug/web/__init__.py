@@ -65,6 +65,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_upload_bytes,
+        # A pasted (non-file) form field may hold the documented paste limit (werkzeug's default is 500 kB: a
+        # 600 kB paste got a silent 413).
+        MAX_FORM_MEMORY_SIZE=settings.max_input_bytes,
         SAMLDEBUG=settings,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",

@@ -3,16 +3,35 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, jsonify, request
 
 from .. import __version__
 from ..report import to_json
 from .context import fields
+from .errors import error_body
 from .forms import run_analysis
 from .sharing import share_report
 
 bp = Blueprint("api", __name__)
+
+
+@bp.before_request
+def refuse_cross_site_forms() -> Any:
+    """A form-encoded (or text/plain) POST needs no CORS preflight, so any web page a colleague visits could make
+    their browser post one to an intranet instance. Browsers say where such a post comes from (Sec-Fetch-Site,
+    Origin): a cross-site one is refused. JSON posts need a preflight this API never grants; scripts send neither
+    header."""
+    if request.method != "POST" or request.is_json:
+        return None
+    site = request.headers.get("Sec-Fetch-Site", "")
+    origin = request.headers.get("Origin")
+    foreign_origin = origin is not None and urlsplit(origin).netloc != request.host
+    if site in ("cross-site", "same-site") or foreign_origin:
+        message = "Cross-site form posts are refused: send JSON (Content-Type: application/json) from a script."
+        return jsonify(error_body(403, message)), 403
+    return None
 
 
 @bp.post("/api/v1/analyze")

@@ -70,7 +70,10 @@ def fields() -> dict[str, Any]:
     """The request's fields: a JSON object body, or the form. The one way views read a request body (with
     `upload` for files and `typed` to refill a page)."""
     if request.is_json:
-        body = request.get_json(silent=True)
+        try:
+            body = request.get_json(silent=True)
+        except RecursionError:  # JSON nested 100,000 deep: a 400, never a 500
+            raise FormError("The JSON body nests too deeply to read.") from None
         if not isinstance(body, dict):
             raise FormError("The JSON body must be an object with an 'input' field.")
         return body

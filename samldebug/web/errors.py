@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, current_app, jsonify, render_template, request
 from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 
 from ..config import MiB
@@ -52,8 +52,15 @@ def handle(error: HTTPException) -> Any:
     message = FRIENDLY.get(status, "Error")
     detail = error.description if status in (400, 404, 413, 429, 503) and error.description else None
     if status == 413:
-        limit = (request.max_content_length or 0) // MiB
-        detail = f"The limit is {limit} MiB. Paste only the SAMLResponse, or ask the operator to raise the limit."
+        upload = request.max_content_length or 0
+        paste = current_app.config.get("MAX_FORM_MEMORY_SIZE") or 0
+        if upload and (request.content_length or 0) > upload:
+            detail = f"The upload limit is {upload // MiB} MiB. Export a smaller capture, or ask the operator."
+        else:
+            detail = (
+                f"A pasted field may hold {paste / MiB:g} MiB. Paste only the SAMLResponse, or upload the file "
+                f"instead (up to {upload // MiB} MiB)."
+            )
     if wants_json():
         return jsonify(error_body(status, detail or message)), status
     return render_template("error.html", status=status, message=message, detail=detail), status

@@ -28,4 +28,7 @@ def init_app(app: Flask) -> None:
     share = limiter.shared_limit(config.rate_limit_share, scope="share")
     for endpoint in ("ui.analyze_page", "ui.analyze_json", "ui.analyze_xml", "api.api_analyze"):
         app.view_functions[endpoint] = analyze(app.view_functions[endpoint])  # type: ignore[assignment]
+    # /compare runs two analyses: it draws two from the same allowance.
+    compare = limiter.shared_limit(config.rate_limit_analyze, scope="analyze", cost=2)
+    app.view_functions["ui.compare_post"] = compare(app.view_functions["ui.compare_post"])  # type: ignore[assignment]
     app.view_functions["share.share"] = share(analyze(app.view_functions["share.share"]))  # type: ignore[assignment]
