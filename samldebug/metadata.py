@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import cryptography.exceptions
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
 from lxml import etree
 from signxml import SignatureConfiguration, XMLVerifier  # type: ignore[attr-defined]
 from signxml.exceptions import InvalidDigest, InvalidInput, InvalidSignature
@@ -418,9 +419,10 @@ def _try_cert(xml: bytes, cert: x509.Certificate) -> str:
 def verify_signature(
     root: etree._Element, xml: bytes, anchors: Iterable[Anchor]
 ) -> tuple[str, CertInfo | None, list[Finding]]:
-    """The metadata document's own ds:Signature: ("valid" | "invalid" | "unsigned", the certificate that
-    verified it, findings). `root` is `xml` parsed by samldebug.xmlsafe.parse (signxml re-parses `xml` with the
-    same hardened parser). The given anchors are tried first, then the certificates the document lists (which
+    """The metadata document's own ds:Signature: ("valid" | "self-signed" | "invalid" | "unsigned", the
+    certificate that verified it, findings). "self-signed": it verifies only with a certificate the document lists
+    itself, which proves integrity, never who wrote it (so never "valid"). `root` is `xml` parsed by
+    samldebug.xmlsafe.parse (signxml re-parses `xml` with the same hardened parser). The given anchors are tried first, then the certificates the document lists (which
     proves integrity only: the finding says so)."""
     where = f"{etree.QName(root).localname}/Signature"
     sigs = root.findall(_SIG)
@@ -473,7 +475,18 @@ def verify_signature(
                 "host, or a file downloaded from Entra), not from this signature.",
                 where=where,
             )
-        return "valid", key, [found]
+        notes = [found]
+        public = anchor.cert.public_key()
+        if isinstance(public, rsa.RSAPublicKey) and public.key_size < 2048:
+            notes.append(
+                finding(
+                    "weak_signing_key",
+                    expected="an RSA key of at least 2048 bits",
+                    actual=f"RSA {public.key_size} bits ({anchor.source})",
+                    where=where,
+                )
+            )
+        return ("valid" if n < len(trusted) else "self-signed"), key, notes
     tried = len(trusted) + len(own)
     if tried == 0:
         return (

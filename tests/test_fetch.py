@@ -696,7 +696,7 @@ def test_aad_common_metadata_three_certs_and_signature(corpus: Path) -> None:
     assert [f.code for f in found] == ["metadata_signature_valid"] and "2017 cert" in found[0].title
     # Without an anchor: verified with one of its own listed certificates, which proves integrity only.
     status, key, found = verify_metadata_signature(root, data, [])
-    assert status == "valid" and [f.code for f in found] == ["metadata_self_signed"]
+    assert status == "self-signed" and [f.code for f in found] == ["metadata_self_signed"]
     assert "allowed Entra host" in (found[0].actual or "")
     # The tenant-independent document says so, and its 2019 certificates are long expired.
     codes = [f.code for f in classify_metadata(info, None, now=NOW)]
@@ -710,7 +710,7 @@ def test_microsoft_online_metadata_is_not_idp_metadata(corpus: Path) -> None:
     assert "urn:federation:MicrosoftOnline" in found["not_idp_metadata"].title
     assert "appid" in (found["not_idp_metadata"].fix or "")
     status, _, sig = verify_metadata_signature(root, data, [])
-    assert status == "valid" and "SHA-1" in (sig[0].actual or "") and "SPSSODescriptor" in (sig[0].actual or "")
+    assert status == "self-signed" and "SHA-1" in (sig[0].actual or "") and "SPSSODescriptor" in (sig[0].actual or "")
 
 
 def test_tampered_corpus_metadata_is_invalid(corpus: Path) -> None:
@@ -737,7 +737,7 @@ def test_signed_metadata_with_anchor_and_without() -> None:
     assert status == "valid" and key is not None and key.source == "pasted cert"
     assert found[0].code == "metadata_signature_valid"
     status, key, found = verify_metadata_signature(root, data, [])
-    assert status == "valid" and found[0].code == "metadata_self_signed"
+    assert status == "self-signed" and found[0].code == "metadata_self_signed"
     assert key is not None and "own signing certificate #1" in key.source
 
 
