@@ -420,10 +420,10 @@ def verify_signature(
     root: etree._Element, xml: bytes, anchors: Iterable[Anchor]
 ) -> tuple[str, CertInfo | None, list[Finding]]:
     """The metadata document's own ds:Signature: ("valid" | "self-signed" | "invalid" | "unsigned", the
-    certificate that verified it, findings). "self-signed": it verifies only with a certificate the document lists
-    itself, which proves integrity, never who wrote it (so never "valid"). `root` is `xml` parsed by
-    samldebug.xmlsafe.parse (signxml re-parses `xml` with the same hardened parser). The given anchors are tried first, then the certificates the document lists (which
-    proves integrity only: the finding says so)."""
+    certificate that verified it, findings). `root` is `xml` parsed by samldebug.xmlsafe.parse (signxml re-parses
+    `xml` with the same hardened parser). The given anchors are tried first, then the certificates the document
+    lists: "self-signed" when only one of those verifies, which proves integrity, never who wrote it (so never
+    "valid")."""
     where = f"{etree.QName(root).localname}/Signature"
     sigs = root.findall(_SIG)
     if not sigs:
