@@ -63,9 +63,28 @@ _HOST_NAME = re.compile(
     r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$"
 )
 _UNSAFE_URL_CHARS = re.compile(r"[\x00-\x20\x7f\\]")
-_HTML = re.compile(
-    rb"^\s*(?:<\?xml[^>]{0,200}>\s*)?(?:<!--.{0,2000}?-->\s*)*<(?:!doctype\s+html|html[\s>])", re.I | re.S
-)
+_HTML_START = re.compile(rb"<(?:!doctype\s+html|html[\s>])", re.I)  # anchored at one position: constant work
+
+
+def looks_like_html(head: bytes) -> bool:
+    """An HTML page (a login or error page served where metadata was expected): optional XML declaration and
+    comments, then <!DOCTYPE html> or <html>. One left-to-right pass: each comment is skipped with one find (the
+    pattern this replaces backtracked exponentially over runs of empty comments)."""
+    pos = len(head) - len(head.lstrip())
+    if head.startswith(b"<?xml", pos):
+        end = head.find(b">", pos, pos + 256)
+        if end < 0:
+            return False
+        pos = end + 1
+    while True:
+        pos += len(head[pos:]) - len(head[pos:].lstrip())
+        if not head.startswith(b"<!--", pos):
+            break
+        end = head.find(b"-->", pos + 4)
+        if end < 0:
+            return False
+        pos = end + 3
+    return _HTML_START.match(head, pos) is not None
 
 
 # --- policy and results -------------------------------------------------------------------------------
@@ -627,7 +646,7 @@ def _accept(run: _Run, answer: _Answer, target: _Target, now: datetime) -> Fetch
     body = answer.body
     media = answer.content_type.split(";", 1)[0].strip().lower()
     described = f"Content-Type {clip(answer.content_type, 80) or 'none'}, {len(body)} bytes"
-    if media in ("text/html", "application/xhtml+xml") or _HTML.match(strip_bom(body[:4096])):
+    if media in ("text/html", "application/xhtml+xml") or looks_like_html(strip_bom(body[:4096])):
         raise AnalysisStop(
             finding(
                 "fetch_html_page",
