@@ -118,9 +118,26 @@ def is_password_field(name: str) -> bool:
     return _PASSWORD_FIELD.fullmatch(name.strip()) is not None or "password" in name.lower()
 
 
+_CREDENTIAL_WORD: Final = linear.compile(
+    r"secret|apikey|accesskey|privatekey|token|password|passwd|credential|sessionid|authcode", ignore_case=True
+)
+
+
 def is_token_field(name: str) -> bool:
-    """A form field, URL parameter or JSON key that carries a bearer credential or a replayable code."""
-    return _TOKEN_FIELD.fullmatch(name.strip()) is not None
+    """A form field, URL parameter or JSON key that carries a bearer credential or a replayable code: the names
+    above, and any name whose words (camelCase, snake_case, kebab-case alike) say secret, key, token or password
+    (`clientSecret`, `apiKey`, `x-api-key`)."""
+    stripped = name.strip()
+    if _TOKEN_FIELD.fullmatch(stripped) is not None:
+        return True
+    compact = stripped.lower().replace("_", "").replace("-", "")
+    return len(compact) <= 100 and _CREDENTIAL_WORD.search(compact) is not None
+
+
+def reads_body(mime: str) -> bool:
+    """Whether the reader looks into a body of this media type for SAML (sanitize must then look too: anything
+    the analyser can read as SAML, sanitize sees)."""
+    return _SKIP_MIME.search(mime) is None
 
 
 # --- the public result ---------------------------------------------------------------------------------------
@@ -631,7 +648,7 @@ class _Reader:
                 self.add(ctx, kind="error", how=f"{how}: Entra error page", text=page[start : start + ERROR_TEXT_CAP])
 
     def body(self, ctx: _Ctx, raw: msgspec.Raw, mime: str, encoding: str | None) -> None:
-        if len(raw) < 8 or _SKIP_MIME.search(mime):
+        if len(raw) < 8 or not reads_body(mime):
             return
         entra = ctx.host in ENTRA_HOSTS
         if encoding == "base64":

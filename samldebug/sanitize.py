@@ -57,6 +57,9 @@ from .har import (
     not_a_capture,
     repair_surrogates,
 )
+from .har import (
+    reads_body as har_reads_body,
+)
 from .model import AnalysisStop
 
 DS: Final = "http://www.w3.org/2000/09/xmldsig#"
@@ -67,7 +70,8 @@ _SECRET_HEADER_WORD: Final = linear.compile(  # x-ms-*credential, x-functions-ke
     ignore_case=True,
 )
 _AUTH_HEADERS: Final = frozenset({"authorization", "proxy-authorization"})
-_JSON_HINT: Final = re.compile(r"token|secret|pass|pwd|assertion|canary|eyJ|\?|otc|otp|pin", re.I)
+_JSON_HINT: Final = re.compile(r"token|secret|key|pass|pwd|assertion|canary|eyJ|\?|otc|otp|pin|SAMLRe|auth", re.I)
+_BEARER: Final = linear.compile(r"\b(Bearer|Basic)(\s+)([A-Za-z0-9._~+/=-]{8,})", ignore_case=True)
 _TEXT_MIME: Final = re.compile(r"html|json|xml|text/|x-unknown|x-www-form-urlencoded|^$", re.I)
 _FORM_FIELD_HEAD: Final = linear.compile(r'name="([^"]+)"[^\r\n]*\r?\n(?:[^\r\n]+\r?\n)*\r?\n')
 
@@ -283,6 +287,10 @@ class _Sanitizer:
         return "&".join(out)
 
     def url(self, url: str) -> str:
+        scheme, sep, rest = url.partition("://")
+        if sep and "@" in rest.split("/", 1)[0]:  # userinfo (user:password@host) in the authority
+            userinfo, _, host = rest.partition("@")
+            url = f"{scheme}://{self.secret(userinfo, 'tokens')}@{host}"
         if "?" not in url and "#" not in url:
             return url
         base, hashmark, fragment = url.partition("#")
@@ -393,7 +401,8 @@ class _Sanitizer:
 
     def content(self, content: dict[str, Any]) -> None:
         text, mime = content.get("text"), str(content.get("mimeType") or "").lower()
-        if not isinstance(text, str) or not text or (not _TEXT_MIME.search(mime) and "javascript" not in mime):
+        # The reader's own rule (har.reads_body): every body the analyser may read SAML from is sanitized too.
+        if not isinstance(text, str) or not text or (not har_reads_body(mime) and "javascript" not in mime):
             return
         if content.get("encoding") == "base64":
             # Chrome (and Safari) store some text bodies base64: decode, sanitize, re-encode the same way.
@@ -419,7 +428,7 @@ class _Sanitizer:
         return self.html(text)
 
     def html(self, page: str) -> str:
-        if "<input" in page or "<INPUT" in page:
+        if "<input" in page.lower():  # any case: <Input, <INPUT (HTML tag names are case-insensitive)
             page = INPUT_TAG.sub(self._input, page)
         if '"' in page:
             page = JS_SECRET.sub(self._js_secret, page)
@@ -458,10 +467,25 @@ class _Sanitizer:
         return f'"{m.group(1)}"{m.group(2)}"{self.secret(value, "tokens")}"'
 
     def text(self, text: str) -> str:
-        """Tokens in free text: URL parameters and JWTs."""
+        """Tokens in free text: URL parameters, Bearer / Basic credentials and JWTs."""
         if "=" in text:
             text = URL_TOKEN.sub(self._url_token, text)
+        if "earer" in text or "asic" in text:
+            text = _BEARER.sub(lambda m: m.group(1) + m.group(2) + self.secret(m.group(3), "tokens"), text)
         return self._jwts(text)
+
+    def websocket(self, messages: Any) -> Any:
+        """Chrome's _webSocketMessages: each message's data is a JSON document, a form-style text or free text."""
+        for message in messages if isinstance(messages, list) else ():
+            if isinstance(message, dict) and isinstance(message.get("data"), str):
+                data = message["data"]
+                if data.lstrip()[:1] in ("{", "["):
+                    message["data"] = self.json_text(data)
+                elif "=" in data and " " not in data.strip():
+                    message["data"] = self.text(self.query(data))
+                else:
+                    message["data"] = self.text(data)
+        return messages
 
     def _url_token(self, m: linear.Match[str]) -> str:
         return f"{m.group(1)}{m.group(2)}={quote(self.secret(unquote_plus(m.group(3)), 'tokens'))}"
@@ -486,8 +510,12 @@ class _Sanitizer:
                 if isinstance(value, str):
                     # "code" is left alone in JSON: there it is an error code, not an OAuth code.
                     k = str(key)
-                    if is_password_field(k) or (is_token_field(k) and k.lower() != "code"):
+                    if k in SAML_PARAMS:  # a SAMLResponse in a JSON body is as replayable as in a form
+                        node[key] = self.saml(value)
+                    elif is_password_field(k) or (is_token_field(k) and k.lower() != "code"):
                         node[key] = self.secret(value, "tokens")
+                    elif "SAMLRe" in value and "=" in value:  # a form body kept as a JSON string
+                        node[key] = self.text(self.query(value))
                     elif "eyJ" in value or "?" in value:
                         node[key] = self.text(value)
                     changed = changed or node[key] != value
@@ -529,8 +557,10 @@ class _Sanitizer:
             if isinstance(resp.get("content"), dict):
                 self.content(resp["content"])
         for key, value in entry.items():
-            if key not in ("request", "response"):
-                entry[key] = self.generic(value)  # Chrome's _initiator (URLs), _webSocketMessages, …
+            if key == "_webSocketMessages":
+                entry[key] = self.websocket(value)
+            elif key not in ("request", "response"):
+                entry[key] = self.generic(value)  # Chrome's _initiator (URLs), …
 
     def tracer_request(self, r: Any) -> None:
         if not isinstance(r, dict):

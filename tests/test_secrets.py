@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from conftest import run
-from factory import SAML, ResponseSpec, build_assertion, build_response, signed_response, to_bytes
+from factory import SAML, ResponseSpec, b64, build_assertion, build_response, sign, signed_response, to_bytes
 from lxml import etree
 
 from samldebug import redact
@@ -88,3 +88,74 @@ def test_redirect_relay_state_with_a_literal_question_mark_must_match_exactly() 
     tampered = query.replace("/app?tab=1", "/app\u00e9tab=1")  # one character changed after signing
     report = run(f"{SSO}?{tampered}", request_settings())
     assert report.messages[0].signature.status.value == "invalid"
+
+
+# --- sanitize: anything the analyser can read as SAML, sanitize sees; credentials wherever they travel --------
+
+
+def _sanitize(entries: list[dict]) -> str:  # type: ignore[type-arg]
+    from hostile import _har
+
+    from samldebug.sanitize import sanitize_capture
+
+    return sanitize_capture(_har(entries)).data.decode()
+
+
+def _signed_value() -> tuple[str, str]:
+    """A base64 SAMLResponse and the base64 of its SignatureValue (which must never survive sanitize)."""
+    signed = sign(build_response(), "assertion")
+    value = signed.find(".//{http://www.w3.org/2000/09/xmldsig#}SignatureValue")
+    assert value is not None and value.text
+    return b64(to_bytes(signed)), "".join(value.text.split())[:40]
+
+
+def test_sanitize_sees_every_saml_message_the_analyser_reads() -> None:
+    from hostile import _entry
+
+    response, signature = _signed_value()
+    mixed_case = f'<FORM method="post" action="https://sp/acs"><Input type="hidden" name="SAMLResponse" value="{response}"></FORM>'
+    json_body = json.dumps({"SAMLResponse": response, "RelayState": "r"})
+    odd_mime = f'<form method="post"><input name="SAMLResponse" value="{response}"></form>'
+    out = _sanitize(
+        [
+            _entry("https://idp.example/sso", body=mixed_case),
+            _entry("https://idp.example/api", body=json_body, mime="application/json"),
+            _entry("https://idp.example/odd", body=odd_mime, mime="application/x-unusual"),
+        ]
+    )
+    assert response not in out  # the signed, replayable copy is gone from all three
+    assert out.count("SAMLResponse") >= 3  # (each is still there, sanitized)
+    assert signature not in out
+
+
+def test_sanitize_removes_credentials_wherever_they_travel() -> None:
+    from hostile import _entry
+
+    entry = _entry("https://alice:hunter2-pw@sp.example.com/app")
+    entry["request"]["headers"] = [  # type: ignore[index]
+        {"name": "Ocp-Apim-Subscription-Key", "value": "apim-key-0123456789"},
+        {"name": "X-Functions-Key", "value": "functions-key-0123456789"},
+        {"name": "X-ZUMO-AUTH", "value": "zumo-token-0123456789"},
+        {"name": "Accept", "value": "text/html"},
+    ]
+    entry["request"]["postData"] = {  # type: ignore[index]
+        "mimeType": "application/json",
+        "text": json.dumps({"clientSecret": "client-secret-0123456789", "apiKey": "api-key-0123456789"}),
+    }
+    entry["_webSocketMessages"] = [
+        {"type": "send", "time": 1, "opcode": 1, "data": "Authorization: Bearer ws-bearer-0123456789"},
+        {"type": "send", "time": 1, "opcode": 1, "data": json.dumps({"password": "ws-password-0123456789"})},
+    ]
+    out = _sanitize([entry])
+    for secret in (
+        "hunter2-pw",
+        "apim-key-0123456789",
+        "functions-key-0123456789",
+        "zumo-token-0123456789",
+        "client-secret-0123456789",
+        "api-key-0123456789",
+        "ws-bearer-0123456789",
+        "ws-password-0123456789",
+    ):
+        assert secret not in out, secret
+    assert "text/html" in out  # ordinary headers stay
