@@ -740,6 +740,39 @@ def _fits(key: PrivateKey, cert: x509.Certificate | None) -> bool | None:
     return isinstance(public, rsa.RSAPublicKey) and public.public_numbers() == key.public_key().public_numbers()
 
 
+def _transports(ea: etree._Element, data: etree._Element, where: str) -> list[_Transport]:
+    """Every readable EncryptedKey of the assertion (inline, by RetrievalMethod, or beside EncryptedData)."""
+    eks = _encrypted_keys(ea, data)
+    if not eks:
+        agreement = _child(_child(data, _KEY_INFO), _AGREEMENT) is not None
+        if agreement:
+            raise _unsupported("key agreement", "xenc:AgreementMethod", "RSA key transport (xenc:EncryptedKey)", where)
+        raise _malformed(
+            "The EncryptedAssertion carries no xenc:EncryptedKey: the data key is not in the message",
+            where,
+            actual="no EncryptedKey inline, by RetrievalMethod, or beside EncryptedData",
+        )
+    if len(eks) > MAX_ENCRYPTED_KEYS:
+        raise _malformed(
+            "The EncryptedAssertion carries more EncryptedKey elements than the limit",
+            where,
+            actual=f"{len(eks)} (at most {MAX_ENCRYPTED_KEYS})",
+        )
+    transports: list[_Transport] = []
+    unsupported: DecryptError | None = None
+    for ek in eks:
+        try:
+            transports.append(_transport(ek, where))
+        except DecryptError as e:
+            # One unreadable EncryptedKey (e.g. addressed to another recipient with another algorithm) does not
+            # stop the others from being tried.
+            unsupported = unsupported or e
+    if not transports:
+        assert unsupported is not None
+        raise unsupported
+    return transports
+
+
 def decrypt_assertion(encrypted_assertion: etree._Element, keys: Sequence[PrivateKey], limits: Limits) -> bytes:
     """The decrypted saml:Assertion as bytes that parse with `xmlsafe.parse` on their own, with the same
     canonical form as in place (see `_redeclare`). Raises DecryptError with a precise reason otherwise.
@@ -792,34 +825,7 @@ def decrypt_assertion(encrypted_assertion: etree._Element, keys: Sequence[Privat
         raise _key_error(f"The private keys given are larger than {MAX_RSA_BITS} bits, the limit of this server")
     overhead = _GCM_IV + _GCM_TAG if spec.mode == "gcm" else 2 * spec.block
     blob = _b64(_child(data, _CIPHER_DATA), limits.max_xml_bytes, "encrypted assertion", data_where, overhead)
-    eks = _encrypted_keys(ea, data)
-    if not eks:
-        agreement = _child(_child(data, _KEY_INFO), _AGREEMENT) is not None
-        if agreement:
-            raise _unsupported("key agreement", "xenc:AgreementMethod", "RSA key transport (xenc:EncryptedKey)", where)
-        raise _malformed(
-            "The EncryptedAssertion carries no xenc:EncryptedKey: the data key is not in the message",
-            where,
-            actual="no EncryptedKey inline, by RetrievalMethod, or beside EncryptedData",
-        )
-    if len(eks) > MAX_ENCRYPTED_KEYS:
-        raise _malformed(
-            "The EncryptedAssertion carries more EncryptedKey elements than the limit",
-            where,
-            actual=f"{len(eks)} (at most {MAX_ENCRYPTED_KEYS})",
-        )
-    transports: list[_Transport] = []
-    unsupported: DecryptError | None = None
-    for ek in eks:
-        try:
-            transports.append(_transport(ek, where))
-        except DecryptError as e:
-            # One unreadable EncryptedKey (e.g. addressed to another recipient with another algorithm) does not
-            # stop the others from being tried.
-            unsupported = unsupported or e
-    if not transports:
-        assert unsupported is not None
-        raise unsupported
+    transports = _transports(ea, data, where)
     certs_for = [_recipient_cert(t.ek) for t in transports]
     # Keys whose public half matches the certificate an EncryptedKey names go first (cheap, and exact).
     ordered = sorted(keys, key=lambda k: 0 if any(_fits(k, c) for c in certs_for) else 1)
