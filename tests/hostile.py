@@ -108,6 +108,11 @@ def far_future_offset() -> bytes:
     return base64.b64encode(xml)
 
 
+def plain_response() -> bytes:
+    """Not hostile: an Entra-shaped signed response, the floor the benchmark compares with."""
+    return base64.b64encode(to_bytes(sign(build_response(), "assertion")))
+
+
 PASTES: dict[str, Callable[[], bytes]] = {
     "cert_pem_lines": cert_pem_lines,
     "har_unclosed_forms": har_unclosed_forms,
@@ -129,7 +134,7 @@ def measure(name: str) -> dict[str, object]:
 
     from samldebug.pipeline import analyze
 
-    data = PASTES[name]()
+    data = plain_response() if name == "floor" else PASTES[name]()
     settings = entra_settings()
     started = time.process_time()
     report = analyze(data, settings, now=datetime(2026, 3, 1, 12, 1, tzinfo=UTC))
