@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
-from .instants import iso as iso  # TODO(TRUST signature split): signature.py reads certs.iso; use instants.iso
+from .instants import iso
 from .model import CertInfo
 
 MAX_TEXT = 1024 * 1024  # one certificate (bundle) text; a PEM chain of 64 certificates fits in a tenth of it

@@ -246,8 +246,3 @@ def xpath_of(el: etree._Element) -> str:
         parts.append(name)
         node = parent
     return "/" + "/".join(reversed(parts))
-
-
-# TODO(TRUST signature split): signature.py still imports these private names; it should import child / children.
-_c = child
-_all = children

@@ -1,10 +1,16 @@
 """Signature verdict: signxml for the cryptography, plus the structural rules signxml does not enforce.
 
-The rules (see shared/reference/saml-attacks.md): the element whose values we show must be the element the
-verified Reference points to; a Signature may only sit on the root or on the root Response's single direct
-Assertion; one Reference per Signature, pointing at `#` + its parent's ID (or "" for the whole document);
-no duplicate IDs; no Assertion hidden anywhere else; only enveloped-signature and c14n transforms; no HMAC.
-A violation is reported as an attack, and then nothing is trusted.
+The rules (the XML Signature Wrapping family): the element whose values we show must be the element the
+verified Reference points to; a Signature may only sit on the root, on the root Response's single direct
+Assertion, or on an Assertion inside saml:Advice (legal evidence, SAML Core 2.0 §2.6.1, checked but never read);
+one Reference per Signature, pointing at `#` + its parent's ID (or "" for the whole document); no duplicate IDs;
+no Assertion hidden anywhere else; only enveloped-signature and c14n transforms; no HMAC. A violation is reported
+as an attack, and then nothing is trusted.
+
+`verify` runs named steps a reviewer can check one at a time: the layout (what the document contains), the
+document rules (what is structurally wrong), each signature's shape (where it sits, what it references, which
+algorithms), its cryptography (what verified, with which anchor, or the message's own key for diagnosis), the
+findings from those outcomes, and the verdict (status, trusted values, what is covered).
 
 Trust comes only from anchors (metadata certificates, pasted certificates). The certificate in ds:KeyInfo
 is compared with the anchors and used for diagnosis, never for trust. Values are trusted only when read
@@ -39,9 +45,24 @@ from . import budget, certs
 from .catalog import finding
 from .certs import Anchor
 from .config import Limits
+from .instants import iso
 from .model import CertInfo, Finding, Severity, SignatureInfo, SignatureResult, SignatureStatus, Values
 from .redact import REMOVED
-from .saml import ASSERTION, DS, ENCRYPTED_ASSERTION, ISSUER, SAML, XENC, _all, _c, kind_of, q, read, text, xpath_of
+from .saml import (
+    ASSERTION,
+    DS,
+    ENCRYPTED_ASSERTION,
+    ISSUER,
+    SAML,
+    XENC,
+    child,
+    children,
+    kind_of,
+    q,
+    read,
+    text,
+    xpath_of,
+)
 from .xmlsafe import make_parser
 
 ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
@@ -152,7 +173,7 @@ def _location(root: etree._Element, parent: etree._Element) -> str:
 
 
 def _embedded_cert(sig: etree._Element) -> tuple[x509.Certificate | None, str | None]:
-    el = _c(sig, _KEY_INFO, _X509_DATA, _X509_CERT)
+    el = child(sig, _KEY_INFO, _X509_DATA, _X509_CERT)
     if el is None or not (el.text or "").strip():
         return None, None
     compact = "".join((el.text or "").split())
@@ -310,7 +331,7 @@ def _attempt_uncached(
 
 def _looks_reformatted(el: etree._Element) -> bool:
     """Indentation between the elements of SignedInfo: typical of a pretty-printed copy."""
-    signed_info = _c(el, _SIGNED_INFO)
+    signed_info = child(el, _SIGNED_INFO)
     if signed_info is None:
         return False
     return any((c.tail or "").strip() == "" and "\n" in (c.tail or "") for c in signed_info)
@@ -339,11 +360,11 @@ def _legal_advice(root: etree._Element, tops: list[etree._Element]) -> set[etree
     while todo:
         owner = todo.pop()
         for advice in owner.iterchildren(_ADVICE):
-            for child in advice.iterchildren(ASSERTION, ENCRYPTED_ASSERTION):
-                if child not in legal:
-                    legal.add(child)
-                    if child.tag == ASSERTION:
-                        todo.append(child)
+            for nested in advice.iterchildren(ASSERTION, ENCRYPTED_ASSERTION):
+                if nested not in legal:
+                    legal.add(nested)
+                    if nested.tag == ASSERTION:
+                        todo.append(nested)
     return legal
 
 
@@ -502,13 +523,13 @@ def _reference(s: _Sig, refs: list[etree._Element], layout: _Layout, limits: Lim
 
 
 def _read_algorithms(s: _Sig, signed_info: etree._Element, ref: etree._Element) -> None:
-    method = _c(signed_info, _SIGNATURE_METHOD)
-    c14n = _c(signed_info, _C14N_METHOD)
-    dm = _c(ref, _DIGEST_METHOD)
+    method = child(signed_info, _SIGNATURE_METHOD)
+    c14n = child(signed_info, _C14N_METHOD)
+    dm = child(ref, _DIGEST_METHOD)
     s.method = method.get("Algorithm") if method is not None else None
     s.c14n = c14n.get("Algorithm") if c14n is not None else None
     s.digest = dm.get("Algorithm") if dm is not None else None
-    s.transforms = tuple(t.get("Algorithm") or "" for t in _all(_c(ref, _TRANSFORMS), _TRANSFORM))
+    s.transforms = tuple(t.get("Algorithm") or "" for t in children(child(ref, _TRANSFORMS), _TRANSFORM))
 
 
 def _algorithm_policy(s: _Sig, run: _Run) -> None:
@@ -562,8 +583,8 @@ def _algorithm_policy(s: _Sig, run: _Run) -> None:
 def _shape(el: etree._Element, layout: _Layout, seen: dict[etree._Element, int], limits: Limits, run: _Run) -> _Sig:
     """One Signature element read and judged before any cryptography."""
     s = _place(el, layout, seen, run)
-    signed_info = _c(el, _SIGNED_INFO)
-    refs = _all(signed_info, _REFERENCE)
+    signed_info = child(el, _SIGNED_INFO)
+    refs = children(signed_info, _REFERENCE)
     if signed_info is None or not refs:
         s.structural_ok = False
         s.error = "no SignedInfo/Reference"
@@ -571,7 +592,7 @@ def _shape(el: etree._Element, layout: _Layout, seen: dict[etree._Element, int],
         return s
     _reference(s, refs, layout, limits, run)
     _read_algorithms(s, signed_info, refs[0])
-    s.has_key_value = _c(el, _KEY_INFO, _KEY_VALUE) is not None
+    s.has_key_value = child(el, _KEY_INFO, _KEY_VALUE) is not None
     s.embedded, s.embedded_error = _embedded_cert(el)
     _algorithm_policy(s, run)
     return s
@@ -583,7 +604,7 @@ def _shape(el: etree._Element, layout: _Layout, seen: dict[etree._Element, int],
 def _signature_value(s: _Sig, run: _Run) -> bool:
     """Whether there is a value to check. Only an empty value (or the marker a stored report carries) means a
     sanitizer removed it; anything else that is not base64 is a malformed signature, never "removed"."""
-    value = _c(s.el, _SIGNATURE_VALUE)
+    value = child(s.el, _SIGNATURE_VALUE)
     text_value = "".join((value.text or "").split()) if value is not None else ""
     if not text_value or text_value == _STORED_MARKER:
         # `samldebug sanitize` (and other sanitizers) blank the value so that a capture cannot be replayed:
@@ -764,8 +785,8 @@ def _anchor_findings(s: _Sig, now: datetime, run: _Run) -> None:
         run.add(
             finding(
                 "anchor_cert_expired",
-                expected=f"{certs.iso(cert.not_valid_before_utc)} ≤ now ≤ {certs.iso(cert.not_valid_after_utc)}",
-                actual=f"now is {certs.iso(now)}",
+                expected=f"{iso(cert.not_valid_before_utc)} ≤ now ≤ {iso(cert.not_valid_after_utc)}",
+                actual=f"now is {iso(now)}",
                 where=s.verified_by.source,
             )
         )
@@ -809,7 +830,7 @@ def _advice_findings(layout: _Layout, sigs: list[_Sig], run: _Run) -> None:
             state = f"its signature verifies with {s.verified_by.source}"
         else:
             state = f"its signature does not verify ({s.error or s.outcome})"
-        issuer = text(_c(a, ISSUER))
+        issuer = text(child(a, ISSUER))
         run.add(
             finding(
                 "advice_assertion",
@@ -943,12 +964,12 @@ def _request_signature_elsewhere(layout: _Layout, run: _Run) -> bool:
     root_id = next((root.get(a) for a in ID_ATTRS if root.get(a) is not None), None)
     for el in layout.signatures:
         parent = el.getparent()
-        uris = [r.get("URI") for r in _all(_c(el, _SIGNED_INFO), _REFERENCE)]
+        uris = [r.get("URI") for r in children(child(el, _SIGNED_INFO), _REFERENCE)]
         if parent is root and any(u in ("", f"#{root_id}") for u in uris):
             return False
     covered = []
     for el in layout.signatures:
-        for r in _all(_c(el, _SIGNED_INFO), _REFERENCE)[:4]:
+        for r in children(child(el, _SIGNED_INFO), _REFERENCE)[:4]:
             uri = r.get("URI") or ""
             target = layout.ids.get(uri[1:]) if uri.startswith("#") else [el.getparent()]
             covered.append(xpath_of(target[0]) if target and target[0] is not None else f"{uri!r} (not found)")

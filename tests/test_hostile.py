@@ -17,7 +17,7 @@ from pathlib import Path
 
 import hostile
 import pytest
-from conftest import entra_settings, run
+from helpers import entra_settings, run
 
 from samldebug import budget, certs, explain, har, linear, redact, sanitize, xmlsafe
 from samldebug.catalog import library_messages

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from conftest import run
 from factory import SAML, ResponseSpec, b64, build_assertion, build_response, sign, signed_response, to_bytes
+from helpers import run
 from lxml import etree
 
 from samldebug import redact

@@ -22,6 +22,8 @@ from pathlib import Path
 import pytest
 from factory import b64, signed_response
 
+from samldebug.cli import serve_argv
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -97,9 +99,7 @@ def _share(server: Server) -> dict[str, str]:
 def test_serve_runs_threaded_workers_with_the_redacting_logger(server: Server) -> None:
     out = server.output()
     assert "Using worker: gthread" in out, out[-2000:]
-    assert "samldebug.web.logs.RedactingLogger" in " ".join(
-        __import__("samldebug.cli", fromlist=["serve_argv"]).serve_argv("127.0.0.1", 1, 1, 1, 30, "")
-    )
+    assert "samldebug.web.logs.RedactingLogger" in " ".join(serve_argv("127.0.0.1", 1, 1, 1, 30, ""))
 
 
 def test_no_key_or_delete_token_reaches_the_server_output(server: Server) -> None:

@@ -6,7 +6,6 @@ import base64
 import copy
 from datetime import UTC, datetime, timedelta
 
-from conftest import NOW, codes, entra_settings, run
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -24,6 +23,7 @@ from factory import (
     sign,
     to_bytes,
 )
+from helpers import NOW, codes, entra_settings, run
 from lxml import etree
 from signxml import XMLSigner
 from signxml.algorithms import SignatureConstructionMethod, SignatureMethod
