@@ -185,6 +185,26 @@ def _decrypt(
     # ciphertext; now that the assertion is readable, the outer part is simply unsigned.
     outer_status = o.status if o.signatures else SignatureStatus.UNSIGNED
     statuses = {outer_status, i.status}
+    if (
+        not (o.attack or i.attack)
+        and outer_status is SignatureStatus.VALID
+        and "response" in o.signed_elements
+        and i.status is SignatureStatus.INVALID
+    ):
+        # The Response signature covers the ciphertext, so what it decrypts to is signed; the assertion's own
+        # signature fails. Say exactly that instead of downgrading the whole verdict (as signature.verify does for
+        # a clear assertion).
+        statuses = {SignatureStatus.VALID}
+        failed = next((s for s in i.signatures if not s.verified), None)
+        notes.append(
+            finding(
+                "assertion_signature_invalid",
+                expected="the decrypted Assertion's own signature verifies too (SPs that require a signed assertion)",
+                actual=f"{(failed.error if failed else None) or 'it does not verify'}; the Response signature "
+                "verifies and covers the EncryptedAssertion",
+                where=failed.where if failed else xpath_of(encrypted_el),
+            )
+        )
     if o.attack or i.attack or SignatureStatus.INVALID in statuses:
         status = SignatureStatus.INVALID
     elif SignatureStatus.VALID in statuses and SignatureStatus.UNVERIFIED not in statuses:

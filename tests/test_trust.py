@@ -231,3 +231,22 @@ def test_rsa_key_under_2048_bits_is_a_warning_even_when_it_verifies() -> None:
     )
     assert report.messages[0].signature.status.value == "valid"
     assert [f.severity for f in report.findings if f.code == "weak_signing_key"] == [Severity.WARNING]
+
+
+def test_response_signature_over_an_encrypted_assertion_whose_own_signature_fails() -> None:
+    from dataclasses import replace
+
+    from test_decrypt import encrypt, sp
+
+    signed = sign(build_assertion(ResponseSpec()), "assertion")
+    signed.find(f".//{{{SAML}}}AttributeValue").text = "changed after signing"  # type: ignore[union-attr]
+    response = encrypt(to_bytes(signed)).getparent()
+    assert response is not None
+    response.set("ID", "_r-encrypted")
+    response.set("Version", "2.0")
+    response.set("IssueInstant", "2026-03-01T12:00:00Z")
+    settings = replace(entra_settings(), decryption_keys=(sp().key,))
+    report = run(to_bytes(sign(response, "response")), settings)
+    msg = report.messages[0]
+    assert msg.signature.status.value == "valid" and "response" in msg.signature.signed_elements
+    assert "assertion_signature_invalid" in codes(report)
