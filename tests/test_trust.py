@@ -250,3 +250,11 @@ def test_response_signature_over_an_encrypted_assertion_whose_own_signature_fail
     msg = report.messages[0]
     assert msg.signature.status.value == "valid" and "response" in msg.signature.signed_elements
     assert "assertion_signature_invalid" in codes(report)
+
+
+def test_redirect_signature_with_a_short_rsa_key_is_a_warning() -> None:
+    from test_requests import redirect_url
+
+    weak = make_keypair(cn="weak sp", bits=1024)
+    report = run(redirect_url(request_xml(), key=weak.key), entra_settings(sp_anchors=(Anchor(weak.cert, "sp"),)))
+    assert report.messages[0].signature.status.value == "valid" and "weak_signing_key" in codes(report)
