@@ -76,6 +76,12 @@ def _certs_under(el: etree._Element) -> list[x509.Certificate]:
             for c in found:
                 if c not in out:
                     out.append(c)
+        key_value = kd.find("ds:KeyInfo/ds:KeyValue", NS)
+        if key_value is not None and kd.find(".//ds:X509Certificate", NS) is None:
+            try:  # the IdP's key published without a certificate: a bare-key anchor (no subject, no validity)
+                out.append(certs.key_value_cert(key_value))
+            except certs.CertError:
+                continue
     return out
 
 

@@ -16,6 +16,7 @@ from factory import (
     SAML,
     ResponseSpec,
     _placeholder_after_issuer,
+    b64,
     build_assertion,
     build_response,
     idp_key,
@@ -258,3 +259,39 @@ def test_redirect_signature_with_a_short_rsa_key_is_a_warning() -> None:
     weak = make_keypair(cn="weak sp", bits=1024)
     report = run(redirect_url(request_xml(), key=weak.key), entra_settings(sp_anchors=(Anchor(weak.cert, "sp"),)))
     assert report.messages[0].signature.status.value == "valid" and "weak_signing_key" in codes(report)
+
+
+def test_metadata_that_publishes_a_key_value_only_gives_a_bare_key_anchor() -> None:
+    from factory import metadata
+
+    numbers = idp_key().cert.public_key().public_numbers()  # type: ignore[union-attr]
+
+    def b64int(n: int) -> str:
+        return base64.b64encode(n.to_bytes((n.bit_length() + 7) // 8)).decode()
+
+    md = etree.fromstring(metadata())
+    for x509_data in md.iter(f"{{{DS}}}X509Data"):
+        key_info = x509_data.getparent()
+        key_info.remove(x509_data)  # type: ignore[union-attr]
+        key_info.append(  # type: ignore[union-attr]
+            etree.fromstring(
+                f'<ds:KeyValue xmlns:ds="{DS}"><ds:RSAKeyValue><ds:Modulus>{b64int(numbers.n)}</ds:Modulus>'
+                f"<ds:Exponent>{b64int(numbers.e)}</ds:Exponent></ds:RSAKeyValue></ds:KeyValue>"
+            )
+        )
+    from samldebug import metadata as md_module
+
+    info = md_module.read(md, "metadata")
+    assert len(info.signing_certs) == 1 and certs.is_bare_key(info.signing_certs[0])
+    report = run(to_bytes(sign(build_response(), "assertion")), entra_settings(anchors=info.anchors()))
+    assert report.messages[0].signature.status.value == "valid"
+
+
+def test_the_page_shows_a_bare_key_as_a_key(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from webutil import make_app, post_form
+
+    client = make_app(tmp_path).test_client()
+    pem = _public_key_pem(idp_key()).decode()
+    html = post_form(client, "/analyze", {"input": b64(to_bytes(sign(build_response(), "assertion"))), "cert": pem})
+    text = html.get_data(as_text=True)
+    assert "bare public key" in text and "days left" not in text.split("Verified by", 1)[1].split("</tr>", 1)[0]
