@@ -43,6 +43,9 @@ _STRUCTURAL = frozenset(
         "where", "not_before", "not_after", "reference_uri", "worst", "counts",
     }
 )  # fmt: skip
+_PATTERN_FORM = 256  # forms up to this length go into RE2 alternations
+_CHUNK = 4096  # characters of pattern per alternation
+_LONG_FORMS = 256  # longer forms searched in free text (beyond: masked where they occur as whole values)
 _IDENTITY_ELEMENTS = (f"{{{SAML}}}NameID", f"{{{SAML}}}AttributeValue", f"{{{SAML}}}EncryptedID")
 _SESSION_ELEMENTS = (f"{{{SAMLP}}}SessionIndex",)
 _SESSION_ATTRIBUTES = ("SessionIndex", "InResponseTo", "Address")
@@ -61,9 +64,22 @@ class _Masker:
                 variants.setdefault(form, token)
         self.variants = variants
         forms = sorted(variants, key=len, reverse=True)
-        self.patterns = [
-            linear.compile("|".join(linear.escape(f) for f in forms[i : i + 256])) for i in range(0, len(forms), 256)
-        ]
+        # One RE2 alternation per chunk of short forms (each chunk's automaton stays small: no DFA fallback);
+        # long forms (a rare 300-character value) are searched with str.find, the same whole-word rule.
+        short = [f for f in forms if len(f) <= _PATTERN_FORM]
+        self.long = [f for f in forms if len(f) > _PATTERN_FORM][:_LONG_FORMS]
+        self.patterns: list[linear.Pattern[str]] = []
+        chunk: list[str] = []
+        size = 0
+        for form in short:
+            escaped = linear.escape(form)
+            if chunk and size + len(escaped) > _CHUNK:
+                self.patterns.append(linear.compile("|".join(chunk)))
+                chunk, size = [], 0
+            chunk.append(escaped)
+            size += len(escaped) + 1
+        if chunk:
+            self.patterns.append(linear.compile("|".join(chunk)))
 
     def value(self, s: str) -> str:
         """A string that is (or contains, as whole words) sensitive values."""
@@ -72,11 +88,24 @@ class _Masker:
             return exact
         for pattern in self.patterns:
             s = pattern.sub(lambda m, s=s: self._word(s, m), s)  # type: ignore[misc]
+        for form in self.long:
+            if form in s:
+                s = self._long_form(s, form)
         if self.level != "none":
             s = _USERINFO.sub(lambda m: m.group(1) + "[redacted]@", s) if "@" in s else s
             s = _EMAIL.sub("[redacted-email]", s) if "@" in s else s
             s = _JSESSIONID.sub(lambda m: m.group(1) + "[redacted]", s) if ";" in s else s
         return s
+
+    def _long_form(self, s: str, form: str) -> str:
+        out, pos = [], 0
+        while (at := s.find(form, pos)) >= 0:
+            end = at + len(form)
+            before = s[at - 1] if at > 0 else " "
+            after = s[end] if end < len(s) else " "
+            out.append(s[pos:at] + (form if _wordy(before) or _wordy(after) else self.variants[form]))
+            pos = end
+        return "".join(out) + s[pos:]
 
     def _word(self, s: str, m: linear.Match[str]) -> str:
         before = s[m.start() - 1] if m.start() > 0 else " "
