@@ -59,6 +59,7 @@ bench: venv
 	$(BIN)/python benchmarks/bench_analyze.py --write
 	@[ ! -f benchmarks/bench_har.py ] || $(BIN)/python benchmarks/bench_har.py --write
 	$(BIN)/python benchmarks/load.py --write
+	$(BIN)/python benchmarks/bench_hostile.py 3
 
 # Coverage-guided fuzzing (atheris) for a bounded time per target: FUZZ_SECONDS=600 make fuzz
 FUZZ_SECONDS ?= 60
