@@ -962,17 +962,14 @@ def _request_signature_elsewhere(layout: _Layout, run: _Run) -> bool:
         return False
     root = layout.root
     root_id = next((root.get(a) for a in ID_ATTRS if root.get(a) is not None), None)
-    for el in layout.signatures:
-        parent = el.getparent()
-        uris = [r.get("URI") for r in children(child(el, _SIGNED_INFO), _REFERENCE)]
-        if parent is root and any(u in ("", f"#{root_id}") for u in uris):
-            return False
     covered = []
     for el in layout.signatures:
-        for r in children(child(el, _SIGNED_INFO), _REFERENCE)[:4]:
-            uri = r.get("URI") or ""
-            target = layout.ids.get(uri[1:]) if uri.startswith("#") else [el.getparent()]
-            covered.append(xpath_of(target[0]) if target and target[0] is not None else f"{uri!r} (not found)")
+        uris = [r.get("URI") for r in children(child(el, _SIGNED_INFO), _REFERENCE)]
+        if not uris or any(u is None or u == "" or u == f"#{root_id}" for u in uris):
+            return False  # a malformed signature, or one over the whole request: the ordinary rules judge it
+        for uri in uris[:4]:
+            target = layout.ids.get(str(uri)[1:]) if str(uri).startswith("#") else None
+            covered.append(xpath_of(target[0]) if target else f"{uri!r} (no such element)")
     run.add(
         finding(
             "request_signature_partial",
