@@ -678,14 +678,15 @@ def _cryptography(s: _Sig, xml: bytes, anchors: list[Anchor], now: datetime, dea
 
 
 def _budget_finding(where: str | None = None) -> Finding:
+    return dataclasses.replace(budget_finding_for("signature verification"), where=where)
+
+
+def budget_finding_for(stage: str) -> Finding:
+    """analysis_budget_exceeded for `stage`, with the open budget's numbers when there is one."""
     current = budget.current()
     if current is not None:
-        return dataclasses.replace(current.exceeded("signature verification"), where=where)
-    return finding(
-        "analysis_budget_exceeded",
-        actual="cut off during signature verification; the results before that point are shown",
-        where=where,
-    )
+        return current.exceeded(stage)
+    return finding("analysis_budget_exceeded", actual=f"cut off during {stage}; the results before that are shown")
 
 
 # --- findings from the outcomes ---------------------------------------------------------------------------------
