@@ -236,7 +236,12 @@ def _decrypt(
         attack=o.attack or i.attack,
         covers=o.covers or (xpath_of(encrypted_el) if i.covers else None),
     )
-    inner_findings = [f for f in inner.findings if f.code != "unsigned_assertion"]
+    outer_codes = {f.code for f in outer.findings}
+    inner_findings = [
+        f
+        for f in inner.findings
+        if f.code != "unsigned_assertion" and not (f.code == "weak_signing_key" and f.code in outer_codes)
+    ]
     combined = signature.Verification(result, outer.findings + inner_findings, trusted)
     return combined, unverified, check_root, extra, notes
 
