@@ -173,7 +173,7 @@ def test_idp_initiated_and_share(stack: Stack) -> None:
     result(page, stack)
     assert "IdP-initiated" in page.inner_text("#flow-kind")
     assert "signature: valid" in page.inner_text("#verdict")
-    assert "idp_initiated" in page.inner_text(".findings-list")
+    assert "idp_initiated" in page.inner_text("ul.facts")  # a fact, in the message's summary section
     assert "from-my-apps" in page.inner_text("#flow")
     url = page.url
     # Another browser cannot open the report (no key cookie); the receiving one can share it.
