@@ -47,6 +47,9 @@ class Profile:
     signing: str | None = None  # what the SP requires signed: assertion | response | both
     require_signed_requests: bool = False
     jit_provisioning: bool = False  # the SP creates accounts on first sign-in, keyed on NameID
+    # Why the NameID source must not change (e.g. the SP links existing accounts by e-mail): shown with any NameID
+    # finding, and stops advice to switch the NameID to another attribute.
+    name_id_note: str | None = None
     skew: int | None = None
     metadata: str | None = None  # where the IdP metadata comes from (URL or path)
     sp_certs: tuple[str, ...] = ()  # PEM texts of the SP's signing certificates
@@ -144,6 +147,7 @@ class Preset:
     sp: dict[str, Any]
     steps_entra: tuple[str, ...] = field(default=())
     steps_sp: tuple[str, ...] = field(default=())
+    sources: tuple[str, ...] = field(default=())  # the SP vendor's pages the preset is written from
 
     def profile(self, **params: str) -> Profile:
         missing = [p for p in self.parameters if not params.get(p)]
@@ -190,6 +194,7 @@ def presets() -> dict[str, Preset]:
             sp=dict(raw["sp"]),
             steps_entra=tuple(steps.get("entra", [])),
             steps_sp=tuple(steps.get("sp", [])),
+            sources=tuple(raw.get("sources", [])),
         )
         preset.profile(**{p: "example" for p in params})  # validate the data file once, at load
         out[key] = preset

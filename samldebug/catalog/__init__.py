@@ -35,6 +35,8 @@ AadstsCategory = Literal[
     "consent",
 ]
 AADSTS_CATEGORIES: tuple[str, ...] = get_args(AadstsCategory)
+Side = Literal["entra", "sp", "user", "network", "attack", "none"]
+SIDES: tuple[str, ...] = get_args(Side)
 Text = Annotated[str, msgspec.Meta(pattern=r"\S")]  # a string with something in it
 AnyText = str
 
@@ -58,6 +60,10 @@ class _AadstsRaw(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     fix: Annotated[tuple[Text, ...], msgspec.Meta(min_length=1)]
     settings: tuple[Text, ...] = ()
     finding: str | None = None
+    side: Side | None = None  # where the fix is made; None: the category's default (diagnosis.toml)
+    checklist: tuple[Text, ...] = ()  # setup-checklist rows this code marks ✗ (keys of checklist.ROWS)
+    sources: tuple[Text, ...] = ()  # the pages the entry rests on, besides Microsoft's AADSTS table
+    note: Text | None = None  # where Microsoft's pages disagree, and what is observed
 
 
 class _ClaimRaw(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -176,6 +182,10 @@ class AadstsEntry:
     fix: tuple[str, ...]
     settings: tuple[str, ...]
     finding: str | None  # a related samldebug finding code
+    side: str | None = None  # where the fix is made (entra | sp | user | network | attack); None: the category's
+    checklist: tuple[str, ...] = ()  # setup-checklist rows this code marks ✗ (keys of checklist.ROWS)
+    sources: tuple[str, ...] = ()  # pages the entry rests on (besides Microsoft's AADSTS table)
+    note: str | None = None  # where Microsoft's pages disagree, and what is observed
 
 
 @dataclass(frozen=True)
@@ -226,7 +236,21 @@ def aadsts() -> dict[str, AadstsEntry]:
         r = _check(raw, _AadstsRaw, where)
         if r.finding is not None and r.finding not in findings():
             raise CatalogError(f"{where}: finding {r.finding!r} is not a known finding code")
-        out[code] = AadstsEntry(code, r.title, r.category, r.severity, r.saml, r.cause, r.fix, r.settings, r.finding)
+        out[code] = AadstsEntry(
+            code,
+            r.title,
+            r.category,
+            r.severity,
+            r.saml,
+            r.cause,
+            r.fix,
+            r.settings,
+            r.finding,
+            side=r.side,
+            checklist=r.checklist,
+            sources=r.sources,
+            note=r.note,
+        )
     return out
 
 
