@@ -1,0 +1,723 @@
+"""The diagnosis: one root cause in one sentence, with the actual values, the side that fixes it, where, the steps,
+and the evidence it rests on.
+
+Pure: takes what a report holds (findings, messages, Entra errors, checklist rows) and what the SP expects
+(`Facts`), returns a `Diagnosis`. The knowledge (which finding is a root cause of which symptom, which side and
+portal path each code points to) is data in `catalog/diagnosis.toml` and `catalog/aadsts.toml`; this module is the
+logic that applies it:
+
+1. scope: on a non-Success response, or a message without an assertion, findings that need an assertion (claims,
+   NameID, signing option, audience, ...) are not evidence of anything and are dropped;
+2. symptoms: a finding another present finding `supersedes` is evidence, never the diagnosis;
+3. rank: severity weight + tier (an SP requirement that is not met counts as an error); ties keep report order;
+4. words: the summary names the values (both URLs and every difference, the AADSTS code and its IDs, the
+   instants), refined by logic where the data cannot know (an http:// ACS URL is fixed at the SP, an `spn:`
+   Audience, a python3-saml "received at http://…" line, a response posted after it expired).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from . import catalog, urldiff
+from .model import ChecklistRow, EntraError, Finding, Message, Report, Severity
+
+SIDES = catalog.SIDES
+HEALTHY = "healthy"
+NOTHING = "nothing_to_analyse"
+ERROR_OUTCOMES = ("error", "warning")
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    code: str  # the root-cause finding code ("healthy" when nothing blocks the sign-in)
+    summary: str  # one sentence with the actual values; the banner
+    side: str  # entra | sp | user | network | attack | none
+    where: str  # the Entra portal path or the SP setting to change
+    fix: tuple[str, ...] = ()  # ordered steps
+    evidence: tuple[str, ...] = ()  # "code: value" lines the diagnosis rests on (IDs, thumbprints, values)
+    severity: str | None = None  # of the root cause: error | warning | info; None when healthy
+    scope: str = "report"  # "report" | "capture" | "flow"
+    flow: int | None = None  # index into Report.flows for scope == "flow"
+    notes: tuple[str, ...] = ()  # what else is worth knowing but is not the cause (e.g. "expired now")
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the SP expects (from the settings, profile or preset) and how the report was judged."""
+
+    sp_entity_id: str | None = None
+    acs_url: str | None = None  # Entra's Reply URL as the engineer gave it (the SP's ACS URL)
+    signing: str | None = None  # what the SP requires signed: assertion | response | both
+    name_id_source: str | None = None
+    name_id_note: str | None = None  # why the NameID must not change (e.g. balenaCloud links accounts by e-mail)
+    profile: str | None = None
+    time_basis: str = "given"  # "given" (--now / Evaluate at) | "issue" (the message's IssueInstant) | "capture"
+
+
+# --- the data ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    side: str
+    tier: int
+    where: str | None
+    rows: tuple[str, ...]
+    summary: str | None
+    supersedes: tuple[str, ...]
+    needs_assertion: bool
+    sp_requirement: bool
+
+
+@dataclass(frozen=True)
+class Rules:
+    weights: dict[str, int]
+    rules: dict[str, Rule]
+    rows: dict[str, str]  # checklist row key → where
+    aadsts_side: dict[str, str]
+    category: dict[str, tuple[str, int]]
+
+    def rule(self, code: str) -> Rule:
+        found = self.rules.get(code)
+        if found is not None:
+            return found
+        entry = catalog.findings().get(code)
+        side, tier = self.category.get(entry.category if entry else "info", ("none", 10))
+        return Rule(code, side, tier, None, (), None, (), False, False)
+
+
+_RULE_KEYS = {"side", "tier", "where", "rows", "summary", "supersedes", "needs_assertion", "sp_requirement"}
+
+
+@cache
+def rules() -> Rules:
+    """Load and validate catalog/diagnosis.toml (every code, side and row it names must exist)."""
+    raw = tomllib.loads(resources.files("samldebug.catalog").joinpath("diagnosis.toml").read_text("utf-8"))
+    known = catalog.findings()
+    rows = {k: str(v["where"]) for k, v in raw.get("rows", {}).items()}
+    category = {k: (str(v["side"]), int(v["tier"])) for k, v in raw.get("category", {}).items()}
+    for name, (side, _) in category.items():
+        if name not in catalog.CATEGORIES or side not in SIDES:
+            raise catalog.CatalogError(f"diagnosis.toml [category] {name}: unknown category or side")
+    out: dict[str, Rule] = {}
+    for code, r in raw.get("finding", {}).items():
+        where = f"diagnosis.toml [finding.{code}]"
+        if code not in known:
+            raise catalog.CatalogError(f"{where}: {code!r} is not a finding code")
+        unknown = set(r) - _RULE_KEYS
+        if unknown:
+            raise catalog.CatalogError(f"{where}: unknown keys {sorted(unknown)}")
+        default_side, default_tier = category[known[code].category]
+        side = str(r.get("side", default_side))
+        if side not in SIDES:
+            raise catalog.CatalogError(f"{where}: side {side!r}")
+        for target in r.get("supersedes", []):
+            if target not in known:
+                raise catalog.CatalogError(f"{where}: supersedes unknown code {target!r}")
+        for row in r.get("rows", []):
+            if row not in rows:
+                raise catalog.CatalogError(f"{where}: unknown checklist row {row!r}")
+        out[code] = Rule(
+            code=code,
+            side=side,
+            tier=int(r.get("tier", default_tier)),
+            where=r.get("where"),
+            rows=tuple(r.get("rows", [])),
+            summary=r.get("summary"),
+            supersedes=tuple(r.get("supersedes", [])),
+            needs_assertion=bool(r.get("needs_assertion", False)),
+            sp_requirement=bool(r.get("sp_requirement", False)),
+        )
+    aadsts_side = {k: str(v) for k, v in raw.get("aadsts_side", {}).items()}
+    for entry in catalog.aadsts().values():
+        if entry.category not in aadsts_side:
+            raise catalog.CatalogError(f"diagnosis.toml [aadsts_side]: no side for category {entry.category!r}")
+        for row in entry.checklist:
+            if row not in rows:
+                raise catalog.CatalogError(f"aadsts.toml [{entry.code}]: unknown checklist row {row!r}")
+    weights = {k: int(v) for k, v in raw["rank"].items()}
+    return Rules(weights, out, rows, aadsts_side, category)
+
+
+def aadsts_side(code: str) -> str:
+    entry = catalog.aadsts().get(code)
+    if entry is None:
+        return "entra"
+    return entry.side or rules().aadsts_side[entry.category]
+
+
+def aadsts_rows(code: str) -> tuple[str, ...]:
+    entry = catalog.aadsts().get(code)
+    return entry.checklist if entry else ()
+
+
+# --- the logic -----------------------------------------------------------------------------------------------
+
+_SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success"
+
+
+def _values(m: Message) -> Any:
+    return m.trusted or m.unverified
+
+
+def assertion_issued(messages: Sequence[Message]) -> bool:
+    """A response (or bare assertion) with a Success status that carries an assertion: only then do claim,
+    NameID, audience and signing findings mean anything."""
+    for m in messages:
+        v = _values(m)
+        if m.kind == "assertion":
+            return True
+        if m.kind == "response" and v.status_code in (None, _SUCCESS):
+            if v.assertion_id or v.name_id or "encryption" in m.extra:
+                return True
+    return False
+
+
+def _severity(f: Finding, rule: Rule, facts: Facts) -> Severity:
+    if rule.sp_requirement and f.code == "response_only_signed" and facts.signing in ("assertion", "both"):
+        return Severity.ERROR
+    if rule.sp_requirement and f.severity is not Severity.INFO:
+        return Severity.ERROR
+    return f.severity
+
+
+def rank(findings: Sequence[Finding], messages: Sequence[Message], facts: Facts) -> list[tuple[int, Finding]]:
+    """Candidates, best first, after scoping and removing symptoms."""
+    r = rules()
+    pool = list(findings)
+    if not assertion_issued(messages):
+        pool = [f for f in pool if not r.rule(f.code).needs_assertion]
+    present = {f.code for f in pool}
+    superseded = {s for c in present for s in r.rule(c).supersedes if s != c}
+    pool = [f for f in pool if f.code not in superseded]
+    scored = []
+    for i, f in enumerate(pool):
+        rule = r.rule(f.code)
+        if f.code == "response_only_signed" and facts.signing not in ("assertion", "both"):
+            continue  # the SP accepts it: a fact, not a problem
+        sev = _severity(f, rule, facts)
+        scored.append((r.weights[sev.value] + rule.tier, -i, f))
+    scored.sort(key=lambda t: (t[0], t[1]), reverse=True)
+    return [(s, f) for s, _, f in scored]
+
+
+def diagnose(
+    findings: Sequence[Finding],
+    messages: Sequence[Message] = (),
+    errors: Sequence[EntraError] = (),
+    checklist: Sequence[ChecklistRow] = (),
+    facts: Facts | None = None,
+    *,
+    scope: str = "report",
+    flow: int | None = None,
+) -> Diagnosis:
+    facts = facts or Facts()
+    ranked = rank(findings, messages, facts)
+    notes = tuple(_notes(findings, messages, facts))
+    best = next((f for _, f in ranked if f.severity is not Severity.INFO or _is_requirement(f, facts)), None)
+    if best is None:
+        d = _healthy(findings, messages, facts)
+    elif best.code == "aadsts_error":
+        d = _aadsts(best, errors, messages, facts)
+    else:
+        d = _from_finding(best, messages, facts)
+    evidence = list(d.evidence)
+    for _, f in ranked[1:6]:
+        if f.severity is not Severity.INFO and f is not best:
+            evidence.append(_evidence(f))
+    for e in errors:
+        ids = _ids(e)
+        if ids and not any(ids in x for x in evidence):
+            evidence.append(f"AADSTS{e.code}: {ids}")
+    key = _signing_key(messages)
+    if key:
+        evidence.append(key)
+    fix = tuple(s for s in d.fix if not _forbidden(s, facts))
+    if facts.name_id_note and d.code in _NAME_ID_CODES:
+        fix = (*fix, facts.name_id_note)
+    return Diagnosis(
+        code=d.code,
+        summary=d.summary,
+        side=d.side,
+        where=d.where,
+        fix=fix,
+        evidence=tuple(dict.fromkeys(evidence))[:12],
+        severity=d.severity,
+        scope=scope,
+        flow=flow,
+        notes=tuple(dict.fromkeys((*d.notes, *notes))),
+    )
+
+
+def _is_requirement(f: Finding, facts: Facts) -> bool:
+    return f.code == "response_only_signed" and facts.signing in ("assertion", "both")
+
+
+_NAME_ID_CODES = {"name_id_missing", "name_id_value_mismatch", "name_id_unstable_jit", "name_id_format_mismatch"}
+
+
+def _forbidden(step: str, facts: Facts) -> bool:
+    """A step that would break what the SP depends on (e.g. moving the NameID off user.mail for an SP that links
+    accounts by e-mail) is never given."""
+    if facts.name_id_note and facts.name_id_source:
+        low = step.lower()
+        return ("user.objectid" in low or "persistent" in low) and facts.name_id_source not in low
+    return False
+
+
+def _ids(e: EntraError) -> str:
+    parts = [
+        f"{label} {value}"
+        for label, value in (("Trace ID", e.trace_id), ("Correlation ID", e.correlation_id), ("Timestamp", e.timestamp))
+        if value
+    ]
+    return ", ".join(parts)
+
+
+def _evidence(f: Finding) -> str:
+    value = f.actual or f.title
+    return f"{f.code}: {value}"[:300]
+
+
+def _signing_key(messages: Sequence[Message]) -> str | None:
+    for m in messages:
+        s = m.signature
+        if s is not None and s.key is not None:
+            return f"signature {s.status.value}: verified by SHA-1 {s.key.sha1} ({s.key.source})"
+        if s is not None and s.signatures and s.signatures[0].embedded_cert is not None:
+            c = s.signatures[0].embedded_cert
+            return f"signature {s.status.value}: KeyInfo certificate SHA-1 {c.sha1} (not trusted, compared only)"
+    return None
+
+
+def _where(rule: Rule, f: Finding | None = None) -> str:
+    r = rules()
+    if rule.where:
+        return rule.where
+    if rule.rows:
+        return r.rows[rule.rows[0]]
+    entry = catalog.findings().get(rule.code)
+    if entry is not None and entry.settings:
+        return _portal(entry.settings[0])
+    return (f.where if f and f.where else None) or "—"
+
+
+def _portal(setting: str) -> str:
+    if setting.startswith(("Basic SAML Configuration", "Attributes & Claims", "SAML Certificates")):
+        return f"Enterprise applications → <app> → Single sign-on → {setting}"
+    if setting.startswith(("Users and groups", "Properties", "Permissions", "Token encryption")):
+        return f"Enterprise applications → <app> → {setting}"
+    return setting
+
+
+def _steps(text: str | None) -> tuple[str, ...]:
+    """'1. a 2. b' → ('a', 'b'); anything else is one step."""
+    if not text:
+        return ()
+    parts = [p.strip() for p in _NUMBERED.split(text) if p.strip()]
+    return tuple(parts) if len(parts) > 1 or _NUMBERED.match(text) else (text.strip(),)
+
+
+_NUMBERED = re.compile(r"(?:^|\s)\d{1,2}\. ")
+
+
+def _fill(template: str, f: Finding, where: str) -> str:
+    diff = urldiff.phrase(f.expected, f.actual)
+    return template.format(
+        expected=f.expected or "?",
+        actual=f.actual or "?",
+        differences=diff,
+        title=f.title,
+        where=f.where or where,
+        actual_suffix=f" ({f.actual})" if f.actual else "",
+    )
+
+
+def _from_finding(f: Finding, messages: Sequence[Message], facts: Facts) -> Diagnosis:
+    rule = rules().rule(f.code)
+    where = _where(rule, f)
+    side = rule.side
+    summary = _fill(rule.summary, f, where) if rule.summary else _default_summary(f)
+    fix = _steps(f.fix)
+    notes: tuple[str, ...] = ()
+    library = _library(f)
+    if library is not None:
+        return _library_diagnosis(f, library, rule, where)
+    if f.code in ("recipient_mismatch", "destination_mismatch", "flow_acs_mismatch", "acs_url_not_registered"):
+        side, where, summary, fix = _reply_url(f, side, where, summary, fix)
+    elif f.code in ("audience_mismatch", "flow_audience_mismatch") and (f.actual or "").startswith("spn:"):
+        bare = (f.actual or "")[4:]
+        summary = (
+            f"The Audience is `{f.actual}`: Entra added `spn:` because the Identifier (Entity ID) `{bare}` is not a "
+            f"URI. The SP expects `{f.expected}`: set the Identifier to exactly that value (the field itself never "
+            "contains spn:)."
+        )
+    elif f.code == "expired":
+        summary, side, where, notes = _expired(f, messages, facts, where)
+    elif f.code in ("name_id_value_mismatch", "name_id_missing") and facts.name_id_source:
+        summary = summary.rstrip(".") + f". The SP needs the NameID from `{facts.name_id_source}`."
+    severity = Severity.ERROR if rule.sp_requirement and f.severity is not Severity.INFO else f.severity
+    return Diagnosis(
+        code=f.code,
+        summary=summary,
+        side=side,
+        where=where,
+        fix=fix,
+        evidence=(_evidence(f),),
+        severity=severity.value,
+        notes=notes,
+    )
+
+
+def _default_summary(f: Finding) -> str:
+    parts = [f.title.rstrip(".")]
+    if f.expected and f.actual:
+        parts.append(f"expected `{f.expected}`, got `{f.actual}`{urldiff.phrase(f.expected, f.actual)}")
+    elif f.actual:
+        parts.append(f"`{f.actual}`")
+    return ": ".join(parts) + "."
+
+
+def _reply_url(
+    f: Finding, side: str, where: str, summary: str, fix: tuple[str, ...]
+) -> tuple[str, str, str, tuple[str, ...]]:
+    """Entra accepts only https Reply URLs (except localhost): an http:// ACS URL is the SP's to fix."""
+    sp_url = f.expected if f.code != "acs_url_not_registered" else f.actual
+    if urldiff.is_plain_http(sp_url):
+        other = f.actual if f.code != "acs_url_not_registered" else f.expected
+        summary = (
+            f"The SP's ACS URL is `{sp_url}` (plain http), "
+            + (f"Entra's Reply URL is `{other}`{urldiff.phrase(sp_url, other)}; " if other else "")
+            + "Entra accepts only https Reply URLs, so the SP (or the TLS-terminating proxy in front of it) must "
+            "build its ACS URL with https."
+        )
+        where = "SP: its base / ACS URL, or the reverse proxy (X-Forwarded-Proto: https, X-Forwarded-Host)"
+        fix = (
+            "Make the SP build https:// URLs: set its external base URL to https, or have the reverse proxy send "
+            "X-Forwarded-Proto: https (and X-Forwarded-Host / Port) and let the SP trust it.",
+            "Leave Entra's Reply URL at its https:// value; do not try to add an http:// Reply URL.",
+        )
+        return "sp", where, summary, fix
+    return side, where, summary, fix
+
+
+_RECEIVED_AT = re.compile(r"received at (\S+) instead of (\S+)")
+
+
+def _library(f: Finding) -> str | None:
+    if f.where and f.where.endswith(" error message"):
+        return f.where.removesuffix(" error message")
+    return None
+
+
+def _library_diagnosis(f: Finding, library: str, rule: Rule, where: str) -> Diagnosis:
+    """An SP library's own error line: it tells what the SP checked, so the side is mostly the SP's."""
+    actual = f.actual or ""
+    summary = f"{library} says: “{actual[:200]}”. " + catalog.entry(f.code).title + "."
+    side, fix = rule.side, _steps(f.fix)
+    m = _RECEIVED_AT.search(actual)
+    if m is not None and f.code == "destination_mismatch":
+        # python3-saml: the SP's reconstructed URL first, then the Destination; ruby-saml the other way round.
+        sp_url, entra_url = (m.group(1), m.group(2)) if library == "python3-saml" else (m.group(2), m.group(1))
+        diff = urldiff.phrase(entra_url, sp_url)
+        if urldiff.is_plain_http(sp_url) and not urldiff.is_plain_http(entra_url):
+            summary = (
+                f"{library} rebuilt its own URL as `{sp_url}` but Entra posted to `{entra_url}`{diff}: the SP runs "
+                "behind a TLS-terminating proxy and does not know the request came in over https. Entra's Reply URL "
+                "is right; fix the SP or its proxy."
+            )
+            where = (
+                "SP: behind its reverse proxy (python3-saml: request_data https='on', the public http_host and "
+                "server_port; or honour X-Forwarded-Proto / X-Forwarded-Host)"
+            )
+            fix = (
+                "Pass the public scheme, host and port to the SAML library: python3-saml's request_data "
+                "{'https': 'on', 'http_host': <public host>, 'server_port': 443}, or trust X-Forwarded-Proto / "
+                "X-Forwarded-Host from the proxy.",
+                "Do not change Entra's Reply URL: it already is the https URL the SP should be answering on.",
+            )
+            return Diagnosis(f.code, summary, "sp", where, fix, (_evidence(f),), Severity.ERROR.value)
+        summary = (
+            f"{library}: the SP's ACS URL is `{sp_url}`, Entra's Reply URL (the Destination) is `{entra_url}`{diff}: "
+            "make them equal."
+        )
+        return Diagnosis(f.code, summary, "entra", where, fix, (_evidence(f),), Severity.ERROR.value)
+    if f.code == "signed_by_unknown_key":
+        side = "sp"
+        summary = (
+            f"{library} could not verify the response signature (“{actual[:120]}”): the SP holds an IdP certificate "
+            "that is not the one this Entra app signs with (stale after a rollover, or another app's)."
+        )
+        where = rules().rows["certs.current"]
+    elif f.code in ("expired", "not_yet_valid"):
+        side = "sp" if f.code == "not_yet_valid" else side
+    return Diagnosis(f.code, summary, side, where, fix, (_evidence(f),), f.severity.value)
+
+
+def _instant(text: str | None) -> datetime | None:
+    from .checks import parse_time  # the time library moves to its own module in the restructure
+
+    return parse_time(text)
+
+
+def _duration(seconds: float) -> str:
+    from datetime import timedelta
+
+    from .checks import duration
+
+    return duration(timedelta(seconds=abs(seconds)))
+
+
+def _expired(
+    f: Finding, messages: Sequence[Message], facts: Facts, where: str
+) -> tuple[str, str, str, tuple[str, ...]]:
+    m = messages[f.message] if f.message is not None and f.message < len(messages) else None
+    values = _values(m) if m is not None else None
+    end = _instant(values.not_on_or_after if values else None)
+    judged = _instant(m.evaluated_at if m is not None else None)
+    if m is None or end is None or judged is None:
+        return _default_summary(f), "user", where, ()
+    late = _duration((judged - end).total_seconds())
+    if facts.time_basis == "capture":
+        summary = (
+            f"The SP received the response {late} after it expired: NotOnOrAfter {values.not_on_or_after}, posted "
+            f"to the ACS at {m.evaluated_at} ({m.source}). The browser held the response too long (an old tab, "
+            "Back, or a replayed form), or the SP's clock is ahead."
+        )
+        where = (
+            "The browser / the user: start the sign-in again from the SP; if fresh sign-ins fail too, the SP's clock"
+        )
+        return summary, "user", where, ()
+    if facts.time_basis == "issue":
+        summary = (
+            f"The response had already expired when issued: NotOnOrAfter {values.not_on_or_after} is before its own "
+            f"IssueInstant {values.issue_instant or m.evaluated_at}: Entra's token lifetime policy, or a tampered "
+            "message."
+        )
+        return summary, "entra", "Entra: token lifetime policy for this app", ()
+    summary = (
+        f"Expired at the evaluation time {m.evaluated_at}: NotOnOrAfter {values.not_on_or_after}, {late} earlier. "
+        "The evaluation time was given explicitly; without it the message is judged at its own IssueInstant."
+    )
+    return summary, "user", "The evaluation time (--now / Evaluate at), or a fresh sign-in", ()
+
+
+def _notes(findings: Sequence[Finding], messages: Sequence[Message], facts: Facts) -> list[str]:
+    out = []
+    for f in findings:
+        if f.code in ("expired_now", "valid_when_captured", "capture_time_unknown", "relay_state_hidden"):
+            out.append(f"{f.title}: {f.actual}" if f.actual else f.title)
+    return out
+
+
+def _aadsts(f: Finding, errors: Sequence[EntraError], messages: Sequence[Message], facts: Facts) -> Diagnosis:
+    code = (f.actual or "")[6:].split(":", 1)[0].split(" ", 1)[0]
+    error = next((e for e in errors if e.code == code), None)
+    entry = catalog.aadsts().get(code)
+    side = aadsts_side(code)
+    rows = aadsts_rows(code)
+    where = rules().rows[rows[0]] if rows else (_portal(entry.settings[0]) if entry and entry.settings else "—")
+    title = entry.title if entry else "not in samldebug's catalog"
+    summary = f"Entra refused the sign-in with AADSTS{code}: {title}."
+    fix = tuple(entry.fix) if entry else _steps(f.fix)
+    notes: tuple[str, ...] = (entry.note,) if entry and entry.note else ()
+    request = next((m for m in messages if m.kind == "authn_request"), None)
+    message = error.message if error else None
+    if code == "50011":
+        sent = (request.unverified.acs_url if request else None) or _quoted_url(message)
+        side, where, summary, fix = _reply_url_50011(sent, facts, side, where, summary, fix, message)
+    elif code in ("700016", "70001", "650056", "65005"):
+        sent = (request.unverified.issuer if request else None) or _quoted(message)
+        if sent:
+            configured = facts.sp_entity_id
+            summary = (
+                f"Entra refused the sign-in with AADSTS{code}: the SP's entity ID (the request's Issuer) is `{sent}`"
+                + (f"; the Identifier (Entity ID) configured is `{configured}`" if configured else "")
+                + f"{urldiff.phrase(configured, sent)}: "
+                + ("make them equal." if configured else "no app in this tenant has that Identifier.")
+            )
+    elif code == "75011":
+        asked = ", ".join(request.unverified.requested_authn_contexts) if request else None
+        summary = (
+            "Entra refused the sign-in with AADSTS75011: the SP's AuthnRequest demands an authentication method "
+            + (f"({asked}) " if asked else "")
+            + "that differs from how the user's Entra session was established. The SP's RequestedAuthnContext is the "
+            "cause, not a Conditional Access policy."
+        )
+    elif code in ("50020", "50034", "90072", "16000", "51004"):
+        who = _quoted_account(message)
+        summary = (
+            f"Entra refused the sign-in with AADSTS{code}: the account{f' `{who}`' if who else ''} is not a member "
+            "or guest of the tenant that owns the app. Invite it as a guest first, then assign it to the app if "
+            "assignment is required."
+        )
+    elif code == "65001":
+        summary = (
+            "Entra refused the sign-in with AADSTS65001: nobody has consented to the app's permissions. Grant admin "
+            "consent; assigning users does not fix consent."
+        )
+    ids = _ids(error) if error else ""
+    evidence = [f"AADSTS{code}" + (f": {message}" if message else "")]
+    if ids:
+        evidence.append(f"AADSTS{code}: {ids}")
+    if entry and entry.sources:
+        evidence.append("sources: " + ", ".join(entry.sources[:3]))
+    return Diagnosis(
+        code="aadsts_error",
+        summary=summary,
+        side=side,
+        where=where,
+        fix=fix,
+        evidence=tuple(evidence),
+        severity=(entry.severity.value if entry else f.severity.value),
+        notes=notes,
+    )
+
+
+def _reply_url_50011(
+    sent: str | None,
+    facts: Facts,
+    side: str,
+    where: str,
+    summary: str,
+    fix: tuple[str, ...],
+    message: str | None,
+) -> tuple[str, str, str, tuple[str, ...]]:
+    oauth = bool(message and "redirect uri" in message.lower() and "saml" not in message.lower() and not sent)
+    if sent and urldiff.is_plain_http(sent):
+        summary = (
+            f"Entra refused the sign-in with AADSTS50011: the SP asked for ACS URL `{sent}` (plain http)"
+            + (f"; the Reply URL configured is `{facts.acs_url}`" if facts.acs_url else "")
+            + f"{urldiff.phrase(facts.acs_url, sent)}. Entra accepts only https Reply URLs: the SP, or the "
+            "TLS-terminating proxy in front of it, must build its ACS URL with https."
+        )
+        where = "SP: its base / ACS URL, or the reverse proxy (X-Forwarded-Proto: https)"
+        fix = (
+            "Make the SP send an https:// AssertionConsumerServiceURL: set its external base URL to https, or have "
+            "the reverse proxy send X-Forwarded-Proto: https and let the SP trust it.",
+            "Do not add an http:// Reply URL in Entra (it is accepted only for localhost).",
+        )
+        return "sp", where, summary, fix
+    if sent:
+        configured = facts.acs_url
+        summary = (
+            f"Entra refused the sign-in with AADSTS50011: the SP asked for ACS URL `{sent}`"
+            + (
+                f"; the Reply URL configured is `{configured}`"
+                if configured
+                else ", which is not a Reply URL of the app"
+            )
+            + f"{urldiff.phrase(configured, sent)}: "
+            + ("make them exactly equal." if configured else "add it to the Reply URLs, or correct the SP.")
+        )
+        step = f"Add `{sent}` under Basic SAML Configuration → Reply URL, or change the SP to send one of the registered Reply URLs."
+        return side, where, summary, (step, *fix)
+    if oauth:
+        where = "App registrations → <app> → Authentication → Redirect URIs"
+        summary = (
+            "Entra refused the sign-in with AADSTS50011: the redirect URI of this OAuth / OpenID Connect request is "
+            "not registered for the app."
+        )
+        return "entra", where, summary, fix
+    return side, where, summary, fix
+
+
+def _quoted(text: str | None) -> str | None:
+    """The first value quoted with ' or ‘’ in an error message."""
+    if not text:
+        return None
+    for open_q, close_q in (("'", "'"), ("‘", "’"), ('"', '"')):
+        start = text.find(open_q)
+        if start >= 0:
+            end = text.find(close_q, start + 1)
+            if end > start + 1:
+                return text[start + 1 : end][:500]
+    return None
+
+
+def _quoted_url(text: str | None) -> str | None:
+    if not text:
+        return None
+    rest = text
+    for _ in range(6):
+        q = _quoted(rest)
+        if q is None:
+            return None
+        if q.startswith(("http://", "https://")):
+            return q
+        rest = rest[rest.find(q) + len(q) + 1 :]
+    return None
+
+
+def _quoted_account(text: str | None) -> str | None:
+    q = _quoted(text)
+    return q if q and "@" in q else None
+
+
+def _healthy(findings: Sequence[Finding], messages: Sequence[Message], facts: Facts) -> Diagnosis:
+    warnings = [f for f in findings if f.severity is Severity.WARNING]
+    notes = tuple(f"{f.title}" + (f": {f.actual}" if f.actual else "") for f in warnings[:5])
+    response = next((m for m in messages if m.kind in ("response", "assertion")), None)
+    request = next((m for m in messages if m.kind == "authn_request"), None)
+    meta = next((m for m in messages if m.kind == "metadata"), None)
+    if response is not None:
+        v = _values(response)
+        sig = response.signature
+        signed = sig is not None and sig.status.value == "valid"
+        who = f" for `{v.name_id}`" if v.name_id else ""
+        aud = f" (Audience `{v.audiences[0]}`)" if v.audiences else ""
+        if signed:
+            summary = (
+                f"Healthy sign-in: Entra issued a signed assertion{who}{aud}, and every check passed at "
+                f"{response.evaluated_at}."
+            )
+        else:
+            why = sig.status.value if sig is not None else "not checked"
+            summary = (
+                f"Nothing blocks this sign-in{who}{aud} at {response.evaluated_at}; the signature is {why}: give the "
+                "app's metadata to verify it."
+            )
+        return Diagnosis(HEALTHY, summary, "none", "Nothing to change", (), (), None, notes=notes)
+    if request is not None:
+        v = request.unverified
+        summary = (
+            f"The AuthnRequest is what Entra expects: Issuer `{v.issuer}`"
+            + (f", ACS URL `{v.acs_url}`" if v.acs_url else "")
+            + "; no problem found."
+        )
+        return Diagnosis(HEALTHY, summary, "none", "Nothing to change", (), (), None, notes=notes)
+    if meta is not None:
+        summary = f"IdP metadata for `{meta.unverified.issuer}`; nothing in it blocks a sign-in."
+        return Diagnosis(HEALTHY, summary, "none", "Nothing to change", (), (), None, notes=notes)
+    if messages:
+        return Diagnosis(HEALTHY, "No problem found in this message.", "none", "Nothing to change", notes=notes)
+    entry = catalog.entry(NOTHING)
+    return Diagnosis(NOTHING, entry.title + ".", "none", "The input", _steps(entry.fix), (), None, notes=notes)
+
+
+def for_report(report: Report, facts: Facts | None = None) -> tuple[Diagnosis, tuple[Diagnosis, ...]]:
+    """The report's diagnosis and, for a capture, one per flow. A capture's own diagnosis names the flow (the
+    sign-in step) its root cause belongs to."""
+    facts = facts or Facts()
+    if not report.flows:
+        return diagnose(report.findings, report.messages, report.entra_errors, report.checklist, facts), ()
+    per_flow = []
+    for i, fl in enumerate(report.flows):
+        members = {x for x in (fl.request, fl.response) if x is not None}
+        scoped = [f for f in report.findings if f.message in members]
+        msgs = [m for m in report.messages if m.index in members]
+        per_flow.append(diagnose(scoped, msgs, (), report.checklist, facts, scope="flow", flow=i))
+    overall = diagnose(report.findings, report.messages, report.entra_errors, report.checklist, facts, scope="capture")
+    return overall, tuple(per_flow)
+
+
+__all__ = ["Diagnosis", "Facts", "assertion_issued", "diagnose", "for_report", "rank", "rules"]
