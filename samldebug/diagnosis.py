@@ -21,12 +21,13 @@ import re
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from importlib import resources
 from typing import Any
 
 from . import catalog, urldiff
+from .instants import duration, parse_time
 from .model import ChecklistRow, EntraError, Finding, Message, Report, Severity
 
 SIDES = catalog.SIDES
@@ -76,6 +77,7 @@ class Rule:
     supersedes: tuple[str, ...]
     needs_assertion: bool
     sp_requirement: bool
+    caveat: bool = False
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,9 @@ class Rules:
         return Rule(code, side, tier, None, (), None, (), False, False)
 
 
-_RULE_KEYS = {"side", "tier", "where", "rows", "summary", "supersedes", "needs_assertion", "sp_requirement"}
+_RULE_KEYS = {
+    "side", "tier", "where", "rows", "summary", "supersedes", "needs_assertion", "sp_requirement", "caveat",
+}
 
 
 @cache
@@ -136,6 +140,7 @@ def rules() -> Rules:
             supersedes=tuple(r.get("supersedes", [])),
             needs_assertion=bool(r.get("needs_assertion", False)),
             sp_requirement=bool(r.get("sp_requirement", False)),
+            caveat=bool(r.get("caveat", False)),
         )
     aadsts_side = {k: str(v) for k, v in raw.get("aadsts_side", {}).items()}
     for entry in catalog.aadsts().values():
@@ -204,6 +209,8 @@ def rank(findings: Sequence[Finding], messages: Sequence[Message], facts: Facts)
         rule = r.rule(f.code)
         if f.code == "response_only_signed" and facts.signing not in ("assertion", "both"):
             continue  # the SP accepts it: a fact, not a problem
+        if rule.caveat:
+            continue  # what could not be checked is a note, never the cause
         sev = _severity(f, rule, facts)
         scored.append((r.weights[sev.value] + rule.tier, -i, f))
     scored.sort(key=lambda t: (t[0], t[1]), reverse=True)
@@ -464,16 +471,10 @@ def _library_diagnosis(f: Finding, library: str, rule: Rule, where: str) -> Diag
 
 
 def _instant(text: str | None) -> datetime | None:
-    from .checks import parse_time  # the time library moves to its own module in the restructure
-
     return parse_time(text)
 
 
 def _duration(seconds: float) -> str:
-    from datetime import timedelta
-
-    from .checks import duration
-
     return duration(timedelta(seconds=abs(seconds)))
 
 
@@ -513,10 +514,14 @@ def _expired(
 
 def _notes(findings: Sequence[Finding], messages: Sequence[Message], facts: Facts) -> list[str]:
     out = []
+    r = rules()
     for f in findings:
-        if f.code in ("expired_now", "valid_when_captured", "capture_time_unknown", "relay_state_hidden"):
+        if f.code in _NOTE_CODES or r.rule(f.code).caveat:
             out.append(f"{f.title}: {f.actual}" if f.actual else f.title)
     return out
+
+
+_NOTE_CODES = {"expired_now", "valid_when_captured", "capture_time_unknown", "relay_state_hidden", "within_skew"}
 
 
 def _aadsts(f: Finding, errors: Sequence[EntraError], messages: Sequence[Message], facts: Facts) -> Diagnosis:
@@ -534,7 +539,9 @@ def _aadsts(f: Finding, errors: Sequence[EntraError], messages: Sequence[Message
     message = error.message if error else None
     if code == "50011":
         sent = (request.unverified.acs_url if request else None) or _quoted_url(message)
-        side, where, summary, fix = _reply_url_50011(sent, facts, side, where, summary, fix, message)
+        side, where, summary, fix = _reply_url_50011(
+            sent, facts, side, where, summary, fix, message, error.source if error else None
+        )
     elif code in ("700016", "70001", "650056", "65005"):
         sent = (request.unverified.issuer if request else None) or _quoted(message)
         if sent:
@@ -591,8 +598,19 @@ def _reply_url_50011(
     summary: str,
     fix: tuple[str, ...],
     message: str | None,
+    source: str | None,
 ) -> tuple[str, str, str, tuple[str, ...]]:
-    oauth = bool(message and "redirect uri" in message.lower() and "saml" not in message.lower() and not sent)
+    oauth = source in ("error_description", "error JSON", "redirect")
+    if oauth:
+        where = "App registrations → <app> → Authentication → Redirect URIs"
+        summary = (
+            "Entra refused the sign-in with AADSTS50011: the redirect URI "
+            + (f"`{sent}` " if sent else "")
+            + "of this OAuth / OpenID Connect request is not registered for the app (App registrations, not the "
+            "SAML Reply URLs)."
+        )
+        step = "Add the exact redirect URI under App registrations → <app> → Authentication → Redirect URIs."
+        return "entra", where, summary, (step,)
     if sent and urldiff.is_plain_http(sent):
         summary = (
             f"Entra refused the sign-in with AADSTS50011: the SP asked for ACS URL `{sent}` (plain http)"
@@ -621,13 +639,6 @@ def _reply_url_50011(
         )
         step = f"Add `{sent}` under Basic SAML Configuration → Reply URL, or change the SP to send one of the registered Reply URLs."
         return side, where, summary, (step, *fix)
-    if oauth:
-        where = "App registrations → <app> → Authentication → Redirect URIs"
-        summary = (
-            "Entra refused the sign-in with AADSTS50011: the redirect URI of this OAuth / OpenID Connect request is "
-            "not registered for the app."
-        )
-        return "entra", where, summary, fix
     return side, where, summary, fix
 
 
