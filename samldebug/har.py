@@ -30,8 +30,8 @@ import html
 import mmap
 import re
 from contextvars import ContextVar
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import unquote, unquote_plus, urljoin, urlsplit
 
@@ -47,6 +47,7 @@ from .model import AnalysisStop, Finding
 
 MAX_CAPTURE_BYTES: Final = 256 * MiB
 ERROR_TEXT_CAP: Final = 64 * 1024  # CaptureEntry.text for error pages and error redirects
+ANSWER_CAP: Final = 16 * 1024  # CaptureEntry.answer: the SP's answer to a posted SAMLResponse
 WHOLE_BODY_CAP: Final = 1 * MiB  # bodies up to this size are decoded whole once they matter; larger: a window
 BASE64_BODY_CAP: Final = 16 * MiB  # base64-encoded HTML bodies larger than this are not decoded
 FORM_SCAN_CAP: Final = 1 * MiB  # form bodies scanned for password / token field names
@@ -161,6 +162,9 @@ class CaptureEntry:
     query: str | None  # raw query string as received, for Redirect-binding signature checks
     text: str | None  # kind == "error": the text to scan for AADSTS codes, at most 64 KiB
     where: str  # e.g. "HAR entry 17: POST https://sp.example.com/saml/acs (form field SAMLResponse)"
+    # For a SAMLResponse posted to the SP: the SP's answer to that POST (its body text, scrubbed, at most
+    # ANSWER_CAP characters), so an SP-library error page can be read. None when the capture has no body.
+    answer: str | None = None
 
 
 @dataclass(frozen=True)
@@ -173,6 +177,8 @@ class Capture:
     # non_saml_entries (always present); when non-zero also unreadable_entries, large_bodies_not_scanned,
     # oversized_values, filtered_values (SAML-tracer values hashed at export, with no decoded copy).
     dropped: dict[str, int]
+    # SAML-tracer: the export's own "timestamp" (written right after the last request), the only time it has.
+    exported_at: datetime | None = None
 
 
 # --- findings ------------------------------------------------------------------------------------------------
@@ -221,6 +227,7 @@ class _Log(msgspec.Struct):
 class _Top(msgspec.Struct):
     log: _Log | None = None
     requests: list[msgspec.Raw] | None = None  # SAML-tracer
+    timestamp: int | float | str | None = None  # SAML-tracer: the export time (ms since the epoch)
 
 
 class _Header(msgspec.Struct):
@@ -283,6 +290,7 @@ class _StreamLog(msgspec.Struct):
 class _StreamTop(msgspec.Struct):
     log: _StreamLog | None = None
     requests: list[msgspec.Raw] | None = None
+    timestamp: int | float | str | None = None
 
 
 _SINK: Final[ContextVar[_Reader | None]] = ContextVar("samldebug_har_reader", default=None)
@@ -723,15 +731,36 @@ class _Reader:
         location = location or resp.redirectURL or None
 
         self.url(ctx, req.url, location=False)
+        posted = len(self.entries)
         if req.postData is not None:
             self.post(ctx, req.postData)
+        posted_end = len(self.entries)
         if location:
             self.url(ctx, _join(req.url, location), location=True)
         content = resp.content
         if content is not None:
             self.body(ctx, content.text, (content.mimeType or "").lower(), content.encoding)
+            self.answer(range(posted, posted_end), content)
         if len(self.entries) == before:
             self.drop("non_saml_entries")
+
+    def answer(self, request_entries: range, content: _Content) -> None:
+        """Keep the SP's answer to a posted SAMLResponse (an SP-library error page says why it refused)."""
+        posted = [i for i in request_entries if self.entries[i].parameter == "SAMLResponse"]
+        if not posted or len(content.text) > 4 * ANSWER_CAP:
+            return
+        body = _text(content.text)
+        if body and content.encoding == "base64":
+            try:
+                body = base64.b64decode(body, validate=False).decode("utf-8", "replace")
+            except ValueError:
+                return
+        if not body:
+            return
+        body, removed = scrub_text(body[:ANSWER_CAP])
+        self.drop("tokens", removed)
+        for i in posted:
+            self.entries[i] = replace(self.entries[i], answer=body)
 
     def post(self, ctx: _Ctx, post: _PostData) -> None:
         mime = (post.mimeType or "").lower()
@@ -808,7 +837,11 @@ class _Reader:
                 # the decoded message in "saml": use it, re-encoded as it was posted (UTF-8, base64).
                 parameter = next(p for p in SAML_PARAMS if _first(pairs, p) is not None)
                 value = base64.b64encode(r.saml.encode("utf-8")).decode("ascii")
-                pairs = [(n, value if n == parameter else v) for n, v in pairs if not _is_filtered(v) or n == parameter]
+                pairs = [
+                    (n, value if n == parameter else v)
+                    for n, v in pairs
+                    if not _is_filtered(v) or n in (parameter, "RelayState")  # a masked RelayState is "hidden"
+                ]
                 self.form(ctx, pairs, "SAML-tracer's decoded copy (posted value filtered at export), form field")
             else:
                 if any(_is_filtered(v) for n, v in pairs if n in SAML_PARAMS):
@@ -984,7 +1017,7 @@ def _parse(buf: memoryview | bytes, limits: Limits) -> Capture | Finding | _Lone
         reader = _Reader("saml-tracer", limits)
         for i, raw in enumerate(fast.requests):
             reader.tracer_request(i, raw)
-        return _capture(reader, None, len(fast.requests))
+        return _capture(reader, None, len(fast.requests), fast.timestamp)
     if fast is not None:
         what = "a HAR without log.entries" if fast.log is not None else "no log (HAR) or requests (SAML-tracer) key"
         return not_a_capture("The file is JSON, but not a HAR or SAML-tracer export", actual=what)
@@ -1011,7 +1044,19 @@ def _parse(buf: memoryview | bytes, limits: Limits) -> Capture | Finding | _Lone
     return _capture(reader, top.log.creator, len(top.log.entries))
 
 
-def _capture(reader: _Reader, creator: _Creator | None, total: int) -> Capture:
+def _exported_at(value: int | float | str | None) -> datetime | None:
+    """SAML-tracer's "timestamp": milliseconds since the epoch (older exports: an ISO string)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        try:
+            return datetime.fromtimestamp(value / 1000, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+    return parse_instant(value)
+
+
+def _capture(reader: _Reader, creator: _Creator | None, total: int, exported: object = None) -> Capture:
     if reader.fmt == "saml-tracer":
         producer: str | None = "SAML-tracer"
     else:
@@ -1022,4 +1067,5 @@ def _capture(reader: _Reader, creator: _Creator | None, total: int) -> Capture:
         entries=tuple(reader.entries),
         total_entries=total,
         dropped={k: v for k, v in reader.dropped.items() if v or k in _COUNTED},
+        exported_at=_exported_at(exported) if reader.fmt == "saml-tracer" else None,  # type: ignore[arg-type]
     )

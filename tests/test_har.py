@@ -7,8 +7,8 @@ import base64
 import json
 import mmap
 import random
-from dataclasses import astuple
-from datetime import UTC, timedelta
+from dataclasses import astuple, fields, replace
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,10 @@ def read(doc: dict[str, Any], **kw: Any) -> Capture:
 
 def keys(capture: Capture) -> list[tuple[object, ...]]:
     return [astuple(e) for e in capture.entries]
+
+
+def keys_but_where(capture: Capture) -> list[tuple[object, ...]]:
+    return [tuple(v for f, v in zip(fields(e), astuple(e), strict=True) if f.name != "where") for e in capture.entries]
 
 
 def stop_code(data: bytes, **kw: Any) -> AnalysisStop:
@@ -98,8 +102,8 @@ def test_every_har_shape_yields_the_same_entries(flow: hf.Flow, shape: str) -> N
     ],
 )
 def test_producer_variants_yield_the_same_entries(flow: hf.Flow, shape: str, knobs: dict[str, bool]) -> None:
-    expected = [k[:-1] for k in keys(read(hf.har(flow, "chrome")))]  # all but `where`
-    assert [k[:-1] for k in keys(read(hf.har(flow, shape, **knobs)))] == expected
+    expected = keys_but_where(read(hf.har(flow, "chrome")))
+    assert keys_but_where(read(hf.har(flow, shape, **knobs))) == expected
 
 
 def test_values_are_the_messages_as_carried(flow: hf.Flow) -> None:
@@ -164,7 +168,9 @@ def test_saml_tracer_legacy_layout_and_hash_filter(flow: hf.Flow) -> None:
     hashed = read(hf.saml_tracer(flow, export_filter="hash"))
     posts = [e for e in hashed.entries if e.binding == "post"]
     assert [e.value for e in posts] == [e.value for e in modern.entries if e.binding == "post"]
-    assert all("decoded copy" in e.where and e.relay_state is None for e in posts)
+    # A RelayState masked by the export filter stays as its {hash:…} token: hidden at export, not lost.
+    assert all("decoded copy" in e.where for e in posts)
+    assert [e.relay_state[:6] for e in posts if e.relay_state] == ["{hash:"]
 
 
 def test_entra_error_page_and_error_redirects_carry_their_codes(flow: hf.Flow) -> None:
@@ -321,7 +327,7 @@ def test_a_lone_surrogate_in_a_body_does_not_sink_the_capture(flow: hf.Flow) -> 
     doc["log"]["entries"][3]["response"]["content"]["text"] += "<p>\udc00</p>"
     data = json.dumps(doc).encode()
     assert b"\\ud83d" in data
-    assert [k[:-1] for k in keys(read_capture(data, LIMITS))] == [k[:-1] for k in keys(read(hf.har(flow, "chrome")))]
+    assert keys_but_where(read_capture(data, LIMITS)) == keys_but_where(read(hf.har(flow, "chrome")))
 
 
 def test_malformed_entries_are_skipped_alone(flow: hf.Flow) -> None:
@@ -424,3 +430,28 @@ def test_any_value_anywhere_in_an_entry_only_ever_raises_analysis_stop(path_seed
             break
         node = child
     _read_or_stop(json.dumps(doc).encode())
+
+
+def test_the_sps_answer_to_the_acs_post_is_kept_scrubbed() -> None:
+    """Issue 18: the SP's answer to the posted response is read (an SP-library error page says why it refused)."""
+    flow = hf.sp_initiated()
+    i = next(n for n, x in enumerate(flow.exchanges) if x.method == "POST" and x.url == hf.ACS_URL)
+    page = "<p>Signature validation failed. SAML Response rejected</p><script>var t='access_token=eyJhbGciOiJSUzI1.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl'</script>"
+    flow.exchanges[i] = replace(flow.exchanges[i], status=500, response_headers=[], body=page)
+    for shape, knobs in (("chrome", {}), ("firefox", {}), ("chrome", {"html_base64": True})):
+        cap = read(hf.har(flow, shape, **knobs))
+        posted = [e for e in cap.entries if e.binding == "post" and e.parameter == "SAMLResponse"]
+        assert len(posted) == 1 and posted[0].status == 500
+        assert posted[0].answer is not None and "Signature validation failed" in posted[0].answer
+        assert "eyJzdWIiOiJhbGljZSJ9" not in posted[0].answer
+        # Only the POST carries the answer; Entra's auto-submit page is not an answer to anything.
+        assert all(e.answer is None for e in cap.entries if e.binding != "post")
+
+
+def test_saml_tracer_export_time_is_the_capture_time() -> None:
+    cap = read(hf.saml_tracer(hf.sp_initiated()))
+    assert cap.exported_at == datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
+    doc = hf.saml_tracer(hf.sp_initiated())
+    doc["timestamp"] = 1772368200000  # milliseconds since the epoch, as some exports write it
+    assert read(doc).exported_at == datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
+    assert read(hf.har(hf.sp_initiated())).exported_at is None

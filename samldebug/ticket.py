@@ -1,0 +1,64 @@
+"""The text a support engineer pastes into a ticket: the diagnosis first (summary, side, where, the steps), then
+the key evidence (values, thumbprints, trace / correlation IDs), then the permalink when there is one.
+
+The same text is "Copy for ticket" on every report, `/analyze.txt`, a permalink's `.txt`, and
+`samldebug analyze --format ticket`. Pure: Report → str.
+"""
+
+from __future__ import annotations
+
+from .model import Report
+
+SIDE_LABELS = {
+    "entra": "Microsoft Entra ID (the app's configuration in the tenant)",
+    "sp": "the service provider (the application or its SAML settings)",
+    "user": "the user, their account or browser",
+    "network": "the path between browser, Entra and the SP (proxy, WAF, rewriting)",
+    "attack": "nobody: this message is an attack and must be rejected",
+    "none": "nothing to fix",
+}
+
+_TIME_BASIS = {
+    "given": "at the evaluation time given",
+    "issue": "at the message's own IssueInstant (no evaluation time was given)",
+    "capture": "when the SP received each message (capture times)",
+}
+
+
+def ticket_text(report: Report, permalink: str | None = None, title: str | None = None) -> str:
+    d = report.diagnosis
+    lines: list[str] = []
+    if title:
+        lines += [title, ""]
+    lines.append(d.summary)
+    lines.append("")
+    lines.append(f"Fix on: {SIDE_LABELS.get(d.side, d.side)}")
+    lines.append(f"Where: {d.where}")
+    if d.fix:
+        lines.append("Steps:")
+        lines += [f"  {i}. {step}" for i, step in enumerate(d.fix, 1)]
+    if report.flow_diagnoses:
+        lines.append("Sign-in steps in the capture:")
+        for fd in report.flow_diagnoses:
+            flow = report.flows[fd.flow] if fd.flow is not None and fd.flow < len(report.flows) else None
+            name = flow.name if flow else "flow"
+            lines.append(f"  - {name}: {fd.summary}")
+    evidence = list(d.evidence)
+    for e in report.entra_errors:
+        for label, value in (("Trace ID", e.trace_id), ("Correlation ID", e.correlation_id), ("Timestamp", e.timestamp)):
+            if value and not any(value in x for x in evidence):
+                evidence.append(f"AADSTS{e.code} {label}: {value}")
+    if evidence:
+        lines.append("Evidence:")
+        lines += [f"  - {x}" for x in evidence]
+    if d.notes:
+        lines.append("Notes:")
+        lines += [f"  - {x}" for x in d.notes]
+    basis = _TIME_BASIS.get(report.time_basis, report.time_basis)
+    lines.append(f"Judged {basis}: {report.now} (clock skew {report.skew} s). Diagnosis code: {d.code}.")
+    if permalink:
+        lines.append(f"Full report: {permalink}")
+    return "\n".join(lines) + "\n"
+
+
+__all__ = ["SIDE_LABELS", "ticket_text"]
