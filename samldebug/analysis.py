@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from lxml import etree
 
@@ -17,7 +17,7 @@ from . import budget, checks, decrypt, explain, metadata, redirect, saml, signat
 from .catalog import finding
 from .certs import Anchor
 from .config import Settings
-from .instants import iso
+from .instants import duration, iso, parse_time
 from .model import AnalysisStop, EntraError, Finding, Message, SignatureStatus, Values
 from .saml import xpath_of
 
@@ -82,11 +82,18 @@ def analyze_xml(
     source: str = "input",
     query: str | None = None,
     message_value: str | None = None,
+    at_issue: bool = False,
 ) -> Analyzed:
-    """One decoded message → Analyzed. Raises AnalysisStop for XML that cannot be used."""
+    """One decoded message → Analyzed. Raises AnalysisStop for XML that cannot be used.
+
+    `at_issue`: no evaluation time was given, so time checks judge the message at its own IssueInstant (when
+    the SP received it), and `now` (the wall clock) only says whether it has expired since."""
     root = xmlsafe.parse(xml, settings.limits)
     kind = saml.kind_of(root)
     text = xml.decode("utf-8", "replace")
+    wall = now
+    if at_issue and kind != "metadata":
+        now = parse_time(root.get("IssueInstant")) or now
     if kind == "metadata":
         return _metadata_message(root, xml, settings, now, index, source)
     if kind == "unknown":
@@ -132,6 +139,8 @@ def analyze_xml(
             found.append(signature.budget_finding_for("the checks"))
     else:
         found += checks.run(ctx)
+    if at_issue:
+        found += _expired_now(values, now, wall, settings.skew)
     errors = explain.status_errors(values.status_message, values.status_detail)
     found += explain.aadsts_findings(errors, facts=_facts(values, settings))
     msg = Message(
@@ -147,6 +156,20 @@ def analyze_xml(
         extra=extra,
     )
     return Analyzed(msg, found, errors)
+
+
+def _expired_now(values: Values, issued: datetime, wall: datetime, skew: int) -> list[Finding]:
+    """Judged at its IssueInstant, a message pasted days later has expired by now: a note, never the cause."""
+    end = parse_time(values.not_on_or_after)
+    if end is None or wall < end + timedelta(seconds=skew) or issued >= end:
+        return []
+    return [
+        finding(
+            "expired_now",
+            actual=f"NotOnOrAfter {iso(end)}; now {iso(wall)}, {duration(wall - issued)} after issue",
+            where="saml:Conditions",
+        )
+    ]
 
 
 def _decrypt(

@@ -8,6 +8,7 @@ evaluates time checks at the entry's startedDateTime, and checks each request/re
 
 from __future__ import annotations
 
+import hashlib
 import mmap
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -18,7 +19,7 @@ from .catalog import finding
 from .config import Settings
 from .decode import decode
 from .instants import iso, parse_time
-from .model import AnalysisStop, EntraError, Finding, Flow, Message, TimelineEntry
+from .model import AnalysisStop, EntraError, Finding, Flow, Message, SignatureStatus, TimelineEntry
 
 
 @dataclass
@@ -65,19 +66,25 @@ def analyze_capture(
     if not capture.entries:
         out.findings.append(finding("capture_no_saml", actual=f"{capture.total_entries} entries, none SAML"))
     out.findings.extend(_truncated(capture))
+    # Without per-request times (SAML-tracer), the export's own timestamp, written right after the last request,
+    # is the capture time: far closer to the sign-in than today.
+    fallback = capture.exported_at or now
     if capture.format == "saml-tracer":
-        out.findings.append(
-            finding("capture_time_unknown", actual=f"time checks used {iso(now)}", where="SAML-tracer export")
+        used = (
+            f"time checks used the export's timestamp {iso(capture.exported_at)}"
+            if capture.exported_at
+            else f"the export has no timestamp: time checks used {iso(now)}"
         )
+        out.findings.append(finding("capture_time_unknown", actual=used, where="SAML-tracer export"))
     settings = sp_expectations(entries, settings)
     out.settings = settings
+    receipts = _receipts(entries)
     seen: dict[tuple[str, str], int] = {}
     xml_kept = 0
     for e in entries:
         if budget.expired():  # one CPU budget for the whole capture: stop here, keep what was analysed
             out.findings.append(_budget_cut(e, len(entries)))
             break
-        when = e.started or now
         if e.kind == "error":
             errors = explain.errors_in_input(e.text or "") if e.text else []
             found = explain.aadsts_findings(errors)
@@ -101,6 +108,10 @@ def analyze_capture(
             )
             break
         index = len(out.messages)
+        # Judged where the receiver judged it: a response at the POST to the ACS (not in the IdP's auto-post
+        # page), a request at the GET/POST to the IdP (not in the SP's Location header).
+        received = receipts.get(key, e)
+        when = received.started or fallback
         try:
             decoded = decode((e.value or "").encode("utf-8", "replace"), settings.limits)
             result = analyze_xml(
@@ -108,7 +119,7 @@ def analyze_capture(
                 settings,
                 when,
                 index=index,
-                source=e.where,
+                source=received.where,
                 query=e.query if e.signature else None,
                 message_value=e.value,
             )
@@ -117,8 +128,8 @@ def analyze_capture(
             out.timeline.append(_timeline(e, "undecodable", None, stop.finding.severity.value))
             continue
         msg_findings = [f.at(index) for f in [*decoded.findings, *result.findings]]
-        if e.started is not None:
-            msg_findings += [f.at(index) for f in _expired_since(result.message, e.started, now)]
+        msg_findings += [f.at(index) for f in _expired_since(result.message, when, now)]
+        msg_findings += [f.at(index) for f in _sp_answer(result.message, received)]
         seen[key] = index
         message = result.message
         xml_kept += len(message.xml)
@@ -135,7 +146,7 @@ def analyze_capture(
                 )
             message = replace(message, xml="[XML not kept: the report's size limit was reached]")
         out.messages.append(message)
-        out.relay_states[index] = e.relay_state
+        out.relay_states[index] = received.relay_state if received.relay_state is not None else e.relay_state
         out.findings.extend(msg_findings)
         out.errors.extend(result.errors)
         out.timeline.append(_timeline(e, result.message.kind, index, _worst(msg_findings)))
@@ -214,6 +225,45 @@ def _timeline(e: har.CaptureEntry, kind: str, message: int | None, worst: str | 
     )
 
 
+_RECEIVED = ("post", "redirect")  # bindings of a request the receiver got (not a Location header or a page)
+
+
+def _receipts(entries: list[har.CaptureEntry]) -> dict[tuple[str, str], har.CaptureEntry]:
+    """For each SAML value, the entry where its receiver got it: the last POST / Redirect-binding request that
+    carried it (a replayed or re-posted response counts where it was last received)."""
+    out: dict[tuple[str, str], har.CaptureEntry] = {}
+    for e in entries:
+        if e.kind == "saml" and e.binding in _RECEIVED:
+            out[(e.parameter or "", e.value or "")] = e
+    return out
+
+
+def _sp_answer(message: Message, e: har.CaptureEntry) -> list[Finding]:
+    """The SP's answer to the posted response: an HTTP error or an SP-library message the catalog knows."""
+    if message.kind != "response" or e.binding != "post":
+        return []
+    said = explain.library_findings(e.answer) if e.answer else []
+    failed = e.status is not None and e.status >= 400
+    if not said and not failed:
+        return []
+    status = f"HTTP {e.status}" if e.status is not None else "no status"
+    quote = said[0].actual if said else None
+    actual = f"{status}: “{quote}”" if quote else status
+    sig = message.signature
+    verifies = sig is not None and sig.status is SignatureStatus.VALID
+    if verifies and any(f.code == "signed_by_unknown_key" for f in said):
+        return [finding("sp_rejected_valid_response", actual=actual, where=e.where)]
+    return [
+        finding(
+            "sp_answer_error",
+            f"The SP answered the posted response with {status}" + (f": {said[0].title}" if said else ""),
+            actual=actual,
+            fix=said[0].fix if said else None,
+            where=e.where,
+        )
+    ]
+
+
 def _expired_since(message: Message, captured: datetime, now: datetime) -> list[Finding]:
     """Valid when captured, expired now: say both (support engineers test old captures every day)."""
     values = message.trusted or message.unverified
@@ -227,6 +277,28 @@ def _expired_since(message: Message, captured: datetime, now: datetime) -> list[
             where=message.source,
         )
     ]
+
+
+_MASKED = ("{hash:", "{obf:")
+
+
+def _relay_hidden(sent: str | None, back: str | None, masked: str, where: str) -> Finding:
+    """A RelayState masked by SAML-tracer's export filter is hidden, not lost; a {hash:…} can still be compared
+    with the hash of the plain value on the other side."""
+    plain = back if masked == sent else sent
+    digest = masked[len("{hash:") : -1].lower() if masked.startswith("{hash:") else None
+    if plain is not None and digest:
+        candidates = {hashlib.sha256(plain.encode()).hexdigest(), hashlib.sha1(plain.encode()).hexdigest()}  # noqa: S324
+        if digest not in candidates:
+            return finding(
+                "relay_state_lost", expected=sent, actual=f"{back} (hidden at export; its hash differs)", where=where
+            )
+        verdict = "its hash matches the request's RelayState"
+    elif sent == back:
+        verdict = "both sides carry the same masked value"
+    else:
+        verdict = "it cannot be compared"
+    return finding("relay_state_hidden", actual=f"{masked[:60]}: hidden at export; {verdict}", where=where)
 
 
 def pair(messages: list[Message], relay: dict[int, str | None]) -> tuple[list[Flow], list[Finding]]:
@@ -290,7 +362,10 @@ def _check_pair(request: Message, response: Message, relay: dict[int, str | None
             )
         )
     sent, back = relay.get(request.index), relay.get(response.index)
-    if sent is not None and sent != back:
+    masked = next((v for v in (sent, back) if v is not None and v.startswith(_MASKED)), None)
+    if masked is not None:
+        out.append(_relay_hidden(sent, back, masked, f"{request.source} → {response.source}"))
+    elif sent is not None and sent != back:
         out.append(
             finding(
                 "relay_state_lost",

@@ -17,6 +17,7 @@ logic that applies it:
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import tomllib
 from collections.abc import Sequence
@@ -28,26 +29,13 @@ from typing import Any
 
 from . import catalog, urldiff
 from .instants import duration, parse_time
-from .model import ChecklistRow, EntraError, Finding, Message, Report, Severity
+from .config import Settings
+from .model import ChecklistRow, Diagnosis, EntraError, Finding, Message, Report, Severity
 
 SIDES = catalog.SIDES
 HEALTHY = "healthy"
 NOTHING = "nothing_to_analyse"
 ERROR_OUTCOMES = ("error", "warning")
-
-
-@dataclass(frozen=True)
-class Diagnosis:
-    code: str  # the root-cause finding code ("healthy" when nothing blocks the sign-in)
-    summary: str  # one sentence with the actual values; the banner
-    side: str  # entra | sp | user | network | attack | none
-    where: str  # the Entra portal path or the SP setting to change
-    fix: tuple[str, ...] = ()  # ordered steps
-    evidence: tuple[str, ...] = ()  # "code: value" lines the diagnosis rests on (IDs, thumbprints, values)
-    severity: str | None = None  # of the root cause: error | warning | info; None when healthy
-    scope: str = "report"  # "report" | "capture" | "flow"
-    flow: int | None = None  # index into Report.flows for scope == "flow"
-    notes: tuple[str, ...] = ()  # what else is worth knowing but is not the cause (e.g. "expired now")
 
 
 @dataclass(frozen=True)
@@ -98,7 +86,15 @@ class Rules:
 
 
 _RULE_KEYS = {
-    "side", "tier", "where", "rows", "summary", "supersedes", "needs_assertion", "sp_requirement", "caveat",
+    "side",
+    "tier",
+    "where",
+    "rows",
+    "summary",
+    "supersedes",
+    "needs_assertion",
+    "sp_requirement",
+    "caveat",
 }
 
 
@@ -731,4 +727,24 @@ def for_report(report: Report, facts: Facts | None = None) -> tuple[Diagnosis, t
     return overall, tuple(per_flow)
 
 
-__all__ = ["Diagnosis", "Facts", "assertion_issued", "diagnose", "for_report", "rank", "rules"]
+def facts_of(settings: Settings, time_basis: str = "given") -> Facts:
+    profile = settings.profile
+    return Facts(
+        sp_entity_id=settings.sp_entity_id,
+        acs_url=settings.acs_url,
+        signing=getattr(profile, "signing", None),
+        name_id_source=getattr(profile, "name_id_source", None),
+        name_id_note=getattr(profile, "name_id_note", None),
+        profile=getattr(profile, "name", None),
+        time_basis=time_basis,
+    )
+
+
+def attach(report: Report, settings: Settings | None = None) -> Report:
+    """The report with its diagnosis (and, for a capture, one per flow)."""
+    facts = facts_of(settings or Settings(), report.time_basis)
+    overall, flows = for_report(report, facts)
+    return dataclasses.replace(report, diagnosis=overall, flow_diagnoses=flows)
+
+
+__all__ = ["Diagnosis", "Facts", "assertion_issued", "attach", "diagnose", "facts_of", "for_report", "rank", "rules"]

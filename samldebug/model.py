@@ -1,7 +1,7 @@
 """The report model: frozen dataclasses and enums, no IO.
 
 One `Finding` type is used everywhere. `Report` is what `analyze()` returns and what the JSON schema
-`samldebug.report/1` describes (see `report.py` for the JSON form).
+`samldebug.report/2` describes (see `report.py` for the JSON form; /1 documents are still read).
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-SCHEMA_ID = "samldebug.report/1"
+SCHEMA_ID = "samldebug.report/2"
+SCHEMA_V1 = "samldebug.report/1"
 
 
 class Severity(StrEnum):
@@ -233,6 +234,22 @@ class InputInfo:
 
 
 @dataclass(frozen=True)
+class Diagnosis:
+    """One root cause in one sentence (the banner), the side that fixes it, where, the steps, the evidence."""
+
+    code: str  # the root-cause finding code ("healthy" when nothing blocks the sign-in)
+    summary: str  # one sentence with the actual values
+    side: str  # entra | sp | user | network | attack | none
+    where: str  # the Entra portal path or the SP setting to change
+    fix: tuple[str, ...] = ()  # ordered steps
+    evidence: tuple[str, ...] = ()  # the findings and values it rests on (IDs, thumbprints, values)
+    severity: str | None = None  # of the root cause: error | warning | info; None when healthy
+    scope: str = "report"  # "report" | "capture" | "flow"
+    flow: int | None = None  # index into Report.flows when scope == "flow"
+    notes: tuple[str, ...] = ()  # worth knowing, not the cause (e.g. "expired now", what could not be checked)
+
+
+@dataclass(frozen=True)
 class Report:
     input: InputInfo
     messages: tuple[Message, ...]
@@ -244,6 +261,11 @@ class Report:
     flows: tuple[Flow, ...] = ()
     timeline: tuple[TimelineEntry, ...] = ()
     schema: str = SCHEMA_ID
+    diagnosis: Diagnosis | None = None  # always set by analyze(); None only while a report is being built
+    flow_diagnoses: tuple[Diagnosis, ...] = ()  # a capture: one per flow, in flow order
+    # How time checks were judged: "given" (the evaluation instant `now`), "issue" (each message at its own
+    # IssueInstant; `now` is the wall clock) or "capture" (each message when the SP received it).
+    time_basis: str = "given"
 
     @property
     def worst(self) -> Severity | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from . import budget, capture, checklist, explain, har
+from . import budget, capture, checklist, diagnosis, explain, har
 from .analysis import analyze_xml
 from .catalog import finding
 from .config import Settings
@@ -49,8 +49,12 @@ def analyze(
     now: datetime,
     notes: tuple[Finding, ...] = (),
     entry: int | None = None,
+    at_message_time: bool = False,
 ) -> Report:
-    """`notes`: findings about the trust sources (metadata, certificates) to show with the report.
+    """`now`: the evaluation instant (--now / "Evaluate at"), or with `at_message_time` the wall clock: no
+    evaluation time was given, so a pasted message is judged at its own IssueInstant (with skew) and a capture at
+    the moment the SP received each message; `now` then only says what has expired since.
+    `notes`: findings about the trust sources (metadata, certificates) to show with the report.
     `entry`: for a capture, analyse only that entry (HAR index)."""
     settings = settings or Settings()
     with budget.running(settings.limits.time_budget):  # one CPU budget for everything below
@@ -70,7 +74,13 @@ def _analyze(
     try:
         decoded = decode(raw, settings.limits)
         found.extend(decoded.findings)
-        result = analyze_xml(decoded.xml, settings, now, query=decoded.query if decoded.signature else None)
+        result = analyze_xml(
+            decoded.xml,
+            settings,
+            now,
+            query=decoded.query if decoded.signature else None,
+            at_issue=at_message_time,
+        )
         messages.append(result.message)
         found.extend(f.at(result.message.index) for f in result.findings)
         errors.extend(result.errors)
@@ -87,7 +97,7 @@ def _analyze(
         log.exception("analysis failed")
         found.append(finding("internal_error"))
     rows = checklist.build(messages, found, errors, settings, decoded.relay_state if decoded else None)
-    return Report(
+    report = Report(
         input=_input_info(raw, decoded),
         checklist=rows,
         messages=tuple(messages),
@@ -95,7 +105,9 @@ def _analyze(
         now=iso(now),
         skew=settings.skew,
         entra_errors=tuple(errors),
+        time_basis="issue" if at_message_time and messages else "given",
     )
+    return diagnosis.attach(report, settings)
 
 
 def _analyze_capture(
@@ -121,7 +133,7 @@ def _analyze_capture(
     if result is not None:
         settings = result.settings  # with the expectations the capture's own AuthnRequest supplied
     fmt = str(info.get("format")) if info else "capture"
-    return Report(
+    report = Report(
         input=InputInfo(size=len(raw), steps=("capture", fmt), capture=info),
         messages=messages,
         findings=sort_findings(found),
@@ -131,7 +143,9 @@ def _analyze_capture(
         checklist=checklist.build(messages, found, errors, settings, relay),
         flows=tuple(result.flows) if result else (),
         timeline=tuple(result.timeline) if result else (),
+        time_basis="capture",
     )
+    return diagnosis.attach(report, settings)
 
 
 def _too_deep() -> Finding:

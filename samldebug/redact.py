@@ -1,4 +1,4 @@
-"""What a stored report may keep. Pure functions over the report JSON (schema samldebug.report/1).
+"""What a stored report may keep. Pure functions over the report JSON (schema samldebug.report/2).
 
 Always: every ds:SignatureValue is removed from the stored XML, so a permalink can never be replayed as a
 sign-in; digests, references and the key identity stay, and the verification result is kept in the report.

@@ -1,14 +1,22 @@
-"""Report ↔ JSON (schema samldebug.report/1) and the plain-text rendering (CLI, ticket paste)."""
+"""Report ↔ JSON (schema samldebug.report/2; /1 documents are still read) and the plain-text rendering (CLI).
+
+/2 against /1: a `diagnosis` (and `flow_diagnoses` for captures) leads every report; `verdict.headline` is the
+diagnosis summary (in /1 it was a signature/severity phrase); `time_basis` says how `now` was used ("given": the
+evaluation instant; "issue": the wall clock, each message judged at its own IssueInstant; "capture": each message
+judged when the SP received it). A /1 document gets its diagnosis computed from its findings when it is read.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
 import msgspec
 
 from .catalog import claims, entry
-from .model import Finding, Message, Report, Severity, SignatureStatus
+from .diagnosis import attach
+from .model import SCHEMA_ID, SCHEMA_V1, Finding, Message, Report, Severity, SignatureStatus
 
 
 def _plain(value: Any) -> Any:
@@ -17,7 +25,7 @@ def _plain(value: Any) -> Any:
 
 
 def verdict(report: Report) -> dict[str, Any]:
-    """The banner: one line a support engineer reads first."""
+    """The banner: the diagnosis summary, and the chips beside it."""
     codes = {f.code for f in report.findings}
     attack = any(entry(c).attack for c in codes) or any(
         m.signature is not None and m.signature.attack for m in report.messages
@@ -39,8 +47,10 @@ def verdict(report: Report) -> dict[str, Any]:
         headline = "Signature valid; no blocking problem found"
     else:
         headline = "Signature " + (signature or "n/a")
+    d = report.diagnosis
     return {
-        "headline": headline,
+        "headline": d.summary if d is not None else headline,
+        "side": d.side if d is not None else None,
         "signature": signature,
         "attack": attack,
         "expired": expired,
@@ -68,7 +78,9 @@ def _message_json(m: Message) -> dict[str, Any]:
 def to_json(report: Report) -> dict[str, Any]:
     return {
         "schema": report.schema,
+        "diagnosis": _plain(report.diagnosis),
         "now": report.now,
+        "time_basis": report.time_basis,
         "skew": report.skew,
         "verdict": verdict(report),
         "input": _plain(report.input),
@@ -78,6 +90,7 @@ def to_json(report: Report) -> dict[str, Any]:
         "checklist": [_plain(r) for r in report.checklist],
         "flows": [_plain(f) for f in report.flows],
         "timeline": [_plain(t) for t in report.timeline],
+        "flow_diagnoses": [_plain(d) for d in report.flow_diagnoses],
     }
 
 
@@ -111,9 +124,17 @@ def _finding_lines(f: Finding, colour: bool) -> list[str]:
 def to_text(report: Report, colour: bool = False) -> str:
     v = verdict(report)
     lines = [_style(v["headline"], colour, bold=True)]
-    lines.append(
-        f"evaluated at {report.now} (skew {report.skew} s); decoding: {' → '.join(report.input.steps) or 'none'}"
-    )
+    d = report.diagnosis
+    if d is not None:
+        lines.append(f"fix on: {d.side}; where: {d.where}")
+        lines += [f"  {i}. {step}" for i, step in enumerate(d.fix, 1)]
+        lines += [f"  note: {n}" for n in d.notes]
+        for fd in report.flow_diagnoses:
+            flow = report.flows[fd.flow] if fd.flow is not None and fd.flow < len(report.flows) else None
+            lines.append(f"  flow {flow.name if flow else fd.flow}: {fd.summary}")
+    basis = {"issue": "each message at its own IssueInstant", "capture": "each message when the SP received it"}
+    when = basis.get(report.time_basis, f"at {report.now}")
+    lines.append(f"judged {when} (skew {report.skew} s); decoding: {' → '.join(report.input.steps) or 'none'}")
     lines.append("")
     if report.findings:
         lines.append("Findings (worst first)")
@@ -190,5 +211,10 @@ def to_text(report: Report, colour: bool = False) -> str:
 
 
 def from_json(doc: dict[str, Any]) -> Report:
-    """The inverse of to_json (derived keys such as 'verdict' or attribute labels are ignored)."""
-    return msgspec.convert(doc, Report)
+    """The inverse of to_json (derived keys such as 'verdict' or attribute labels are ignored). Reads /2 and /1
+    documents (stored permalinks outlive a release): a /1 report gets its diagnosis from what it stored."""
+    report = msgspec.convert(doc, Report)
+    if report.schema == SCHEMA_V1 or report.diagnosis is None:
+        basis = doc.get("time_basis") or ("capture" if report.flows else "given")
+        report = attach(dataclasses.replace(report, schema=SCHEMA_ID, time_basis=str(basis)))
+    return report

@@ -45,7 +45,11 @@ def ticket_text(report: Report, permalink: str | None = None, title: str | None 
             lines.append(f"  - {name}: {fd.summary}")
     evidence = list(d.evidence)
     for e in report.entra_errors:
-        for label, value in (("Trace ID", e.trace_id), ("Correlation ID", e.correlation_id), ("Timestamp", e.timestamp)):
+        for label, value in (
+            ("Trace ID", e.trace_id),
+            ("Correlation ID", e.correlation_id),
+            ("Timestamp", e.timestamp),
+        ):
             if value and not any(value in x for x in evidence):
                 evidence.append(f"AADSTS{e.code} {label}: {value}")
     if evidence:

@@ -45,7 +45,7 @@ def test_json_format_and_cert_flag(tmp_path: Path) -> None:
     )
     assert r.exit_code == 0, r.output
     doc = json.loads(r.output)
-    assert doc["schema"] == "samldebug.report/1"
+    assert doc["schema"] == "samldebug.report/2"
     assert doc["messages"][0]["signature"]["status"] == "valid"
     assert doc["messages"][0]["signature"]["key"]["source"] == "--cert idp.pem"
 

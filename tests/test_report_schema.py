@@ -14,7 +14,7 @@ from helpers import CORPUS, corpus_files, run
 
 from samldebug.report import dumps, to_text
 
-SCHEMA = json.loads(resources.files("samldebug").joinpath("schema/report-1.json").read_text())
+SCHEMA = json.loads(resources.files("samldebug").joinpath("schema/report-2.json").read_text())
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
 
 

@@ -76,7 +76,7 @@ def test_share_and_open(app) -> None:  # type: ignore[no-untyped-def]
     assert "Ticket 4711" in html and "audience_mismatch" in html and NAME in html
     assert page.headers["Cache-Control"] == "no-store" and page.headers["Referrer-Policy"] == "no-referrer"
     doc = client.get(path + ".json").get_json()
-    assert doc["schema"] == "samldebug.report/1" and doc["shared"]["redaction"] == "none"
+    assert doc["schema"] == "samldebug.report/2" and doc["shared"]["redaction"] == "none"
     assert any(f["code"] == "audience_mismatch" for f in doc["findings"])
     assert doc["messages"][0]["signature"]["status"] == "valid"  # the verdict survives, the value does not
     assert "SignatureValue>" in doc["messages"][0]["xml"] and redact.REMOVED in doc["messages"][0]["xml"]

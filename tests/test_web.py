@@ -84,7 +84,7 @@ def test_json_twin_and_xml_download(client) -> None:  # type: ignore[no-untyped-
     r = post_form(client, "/analyze.json", data)
     assert r.status_code == 200 and r.mimetype == "application/json"
     doc = r.get_json()
-    assert doc["schema"] == "samldebug.report/1" and doc["messages"][0]["signature"]["status"] == "valid"
+    assert doc["schema"] == "samldebug.report/2" and doc["messages"][0]["signature"]["status"] == "valid"
     r = post_form(client, "/analyze.xml", data)
     assert r.status_code == 200 and r.mimetype == "application/xml"
     assert r.data.startswith(b"<samlp:Response")

@@ -100,7 +100,7 @@ def openapi() -> dict[str, Any]:
                     },
                     "responses": {
                         "200": {
-                            "description": "A samldebug.report/1 document",
+                            "description": "A samldebug.report/2 document",
                             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Report"}}},
                         },
                         "400": {"description": "Unusable request", "content": {"application/json": {"schema": error}}},
@@ -127,7 +127,7 @@ def openapi() -> dict[str, Any]:
             "schemas": {
                 "Report": {
                     "type": "object",
-                    "description": "See samldebug/schema/report-1.json",
+                    "description": "See samldebug/schema/report-2.json",
                     "required": ["schema", "messages", "findings"],
                 }
             }

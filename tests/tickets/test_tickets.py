@@ -4,21 +4,28 @@ never gives a wrong fix."""
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from factory import T0  # noqa: E402
 from tickets import TICKETS, Ticket  # noqa: E402
 
-from samldebug.diagnosis import Diagnosis  # noqa: E402
-from samldebug.model import Report  # noqa: E402
+from samldebug.model import Diagnosis, Report  # noqa: E402
 from samldebug.pipeline import analyze  # noqa: E402
 
 
+WALL = T0 + timedelta(days=272)  # the day the ticket is worked on: long after the sign-in
+
+
 def diagnose(t: Ticket) -> tuple[Report, Diagnosis]:
-    report = analyze(t.make(), t.settings(), now=t.now)
+    if t.now is None:  # no evaluation time given: judged where the SP judged it
+        report = analyze(t.make(), t.settings(), now=WALL, at_message_time=True)
+    else:
+        report = analyze(t.make(), t.settings(), now=t.now)
     assert not report.has("internal_error"), report.findings
     assert report.diagnosis is not None
     return report, report.diagnosis

@@ -111,9 +111,7 @@ def unsigned(**spec: object) -> Callable[[], str]:
 def error_response(message: str, status: str = "urn:oasis:names:tc:SAML:2.0:status:Requester") -> Callable[[], str]:
     return lambda: b64(
         sign(
-            build_response(
-                ResponseSpec(status=status, status_message=message, with_assertion=False)
-            ),
+            build_response(ResponseSpec(status=status, status_message=message, with_assertion=False)),
             "response",
         )
     )
@@ -175,7 +173,9 @@ def late_post_har() -> bytes:
     flow = hf.sp_initiated()
     i = _acs_post(flow)
     lifetime = timedelta(hours=1)
-    flow.exchanges[i] = replace(flow.exchanges[i], started=T0 + timedelta(seconds=20) + lifetime + timedelta(minutes=90))
+    flow.exchanges[i] = replace(
+        flow.exchanges[i], started=T0 + timedelta(seconds=20) + lifetime + timedelta(minutes=90)
+    )
     for j in range(i + 1, len(flow.exchanges)):
         flow.exchanges[j] = replace(flow.exchanges[j], started=flow.exchanges[i].started + timedelta(seconds=j - i))
     return hf.dumps(hf.har(flow))
@@ -234,22 +234,31 @@ TICKETS: list[Ticket] = [
     Ticket(
         "50011 text, trailing slash, with the Reply URL given",
         text(ids("50011", AADSTS50011_SLASH)),
-        "aadsts_error", "entra", "Reply URL (Assertion Consumer Service URL)",
+        "aadsts_error",
+        "entra",
+        "Reply URL (Assertion Consumer Service URL)",
         names=("https://sp.example.com/saml/acs/", "https://sp.example.com/saml/acs`", "trailing slash", "AADSTS50011"),
         never=NOT_CA + NO_ASSIGNMENT_FIXES,
     ),
     Ticket(
         "50011 error page, http ACS behind a TLS proxy",
         error_page("50011", AADSTS50011_HTTP),
-        "aadsts_error", "sp", "X-Forwarded-Proto",
+        "aadsts_error",
+        "sp",
+        "X-Forwarded-Proto",
         names=("http://sp.example.com/saml/acs", "https"),
         never=("Add `http://", "add the exact URL there") + NOT_CA,
     ),
     Ticket(
         "50011 in an OAuth error redirect (App registrations branch)",
-        error_redirect("50011", "The redirect URI 'https://sp.example.com/oidc/callback' specified in the request "
-                       "does not match the redirect URIs configured for the application 'x'."),
-        "aadsts_error", "entra", "App registrations → <app> → Authentication",
+        error_redirect(
+            "50011",
+            "The redirect URI 'https://sp.example.com/oidc/callback' specified in the request "
+            "does not match the redirect URIs configured for the application 'x'.",
+        ),
+        "aadsts_error",
+        "entra",
+        "App registrations → <app> → Authentication",
         names=("AADSTS50011", "https://sp.example.com/oidc/callback"),
         never=NOT_CA,
         settings=bare,
@@ -257,24 +266,38 @@ TICKETS: list[Ticket] = [
     Ticket(
         "700016 text, identifier with trailing slash",
         text(ids("700016", AADSTS700016)),
-        "aadsts_error", "entra", "Identifier (Entity ID)",
+        "aadsts_error",
+        "entra",
+        "Identifier (Entity ID)",
         names=("https://sp.example.com/saml/metadata/", SP_ENTITY_ID + "`", "trailing slash"),
         never=NOT_CA + NO_ASSIGNMENT_FIXES,
     ),
     Ticket(
         "75011 error page: the SP's RequestedAuthnContext, not Conditional Access",
-        error_page("75011", "Authentication method 'X509, MultiFactor' by which the user authenticated with the "
-                   "service doesn't match requested authentication method 'Password, ProtectedTransport'."),
-        "aadsts_error", "sp", "RequestedAuthnContext",
+        error_page(
+            "75011",
+            "Authentication method 'X509, MultiFactor' by which the user authenticated with the "
+            "service doesn't match requested authentication method 'Password, ProtectedTransport'.",
+        ),
+        "aadsts_error",
+        "sp",
+        "RequestedAuthnContext",
         names=("AADSTS75011", "RequestedAuthnContext"),
         never=NOT_CA + NO_ASSIGNMENT_FIXES,
     ),
     Ticket(
         "50020 guest from another tenant: invite first",
-        text(ids("50020", "User account 'bob@fabrikam.example' from identity provider "
-                 "'https://sts.windows.net/1111aaaa-2222-3333-4444-555566667777/' does not exist in tenant "
-                 "'Contoso' and cannot access the application 'x'(SP) in that tenant.")),
-        "aadsts_error", "entra", "Invite external user",
+        text(
+            ids(
+                "50020",
+                "User account 'bob@fabrikam.example' from identity provider "
+                "'https://sts.windows.net/1111aaaa-2222-3333-4444-555566667777/' does not exist in tenant "
+                "'Contoso' and cannot access the application 'x'(SP) in that tenant.",
+            )
+        ),
+        "aadsts_error",
+        "entra",
+        "Invite external user",
         names=("bob@fabrikam.example", "guest"),
         never=NO_ASSIGNMENT_FIXES + NOT_CA,
         fix_has=("Invite",),
@@ -282,58 +305,83 @@ TICKETS: list[Ticket] = [
     Ticket(
         "50034 user not found",
         text(ids("50034", "The user account {EUII Hidden} does not exist in the contoso.example directory.")),
-        "aadsts_error", "entra", "Invite external user",
+        "aadsts_error",
+        "entra",
+        "Invite external user",
         names=("AADSTS50034",),
         never=NO_ASSIGNMENT_FIXES,
     ),
     Ticket(
         "65001 consent in error JSON",
-        lambda: json.dumps({
-            "error": "invalid_grant",
-            "error_description": f"AADSTS65001: The user or administrator has not consented to use the application "
-            f"with ID 'x' named 'SP'.\r\nTrace ID: {TRACE}\r\nCorrelation ID: {CORRELATION}",
-            "error_codes": [65001], "trace_id": TRACE, "correlation_id": CORRELATION,
-        }),
-        "aadsts_error", "entra", "Grant admin consent",
+        lambda: json.dumps(
+            {
+                "error": "invalid_grant",
+                "error_description": f"AADSTS65001: The user or administrator has not consented to use the application "
+                f"with ID 'x' named 'SP'.\r\nTrace ID: {TRACE}\r\nCorrelation ID: {CORRELATION}",
+                "error_codes": [65001],
+                "trace_id": TRACE,
+                "correlation_id": CORRELATION,
+            }
+        ),
+        "aadsts_error",
+        "entra",
+        "Grant admin consent",
         names=("AADSTS65001", "consent"),
         never=NO_ASSIGNMENT_FIXES + ("Add user/group",),
         settings=bare,
     ),
     Ticket(
         "50105 not assigned (error page)",
-        error_page("50105", "Your administrator has configured the application SP ('x') to block users unless they "
-                   "are specifically granted ('assigned') access to the application."),
-        "aadsts_error", "entra", "Users and groups → Add user/group",
+        error_page(
+            "50105",
+            "Your administrator has configured the application SP ('x') to block users unless they "
+            "are specifically granted ('assigned') access to the application.",
+        ),
+        "aadsts_error",
+        "entra",
+        "Users and groups → Add user/group",
         names=("AADSTS50105",),
         never=NOT_CA,
     ),
     Ticket(
         "53003 blocked by Conditional Access",
         error_page("53003", "Access has been blocked by Conditional Access policies."),
-        "aadsts_error", "entra", "Conditional Access",
+        "aadsts_error",
+        "entra",
+        "Conditional Access",
         names=("AADSTS53003",),
         never=NO_ASSIGNMENT_FIXES,
     ),
     Ticket(
         "500121 MFA denied",
         text(ids("500121", "Authentication failed during strong authentication request.")),
-        "aadsts_error", "user", "Sign-in logs",
+        "aadsts_error",
+        "user",
+        "Sign-in logs",
         names=("AADSTS500121",),
         never=NO_ASSIGNMENT_FIXES + ("Reply URL",),
     ),
     Ticket(
         "530004 guest needs a compliant device trust",
         text(ids("530004", "AcceptCompliantDevice setting isn't configured for this organization.")),
-        "aadsts_error", "entra", "Conditional Access",
+        "aadsts_error",
+        "entra",
+        "Conditional Access",
         names=("AADSTS530004",),
         fix_has=("Cross-tenant access settings",),
     ),
     # -- SAML error responses -------------------------------------------------------------------------------
     Ticket(
         "signed error response carrying AADSTS50105: no claim checks, the code leads",
-        error_response(ids("50105", "The signed in user 'alice@contoso.example' is not assigned to a role for "
-                           "the application 'x'(SP).")),
-        "aadsts_error", "entra", "Users and groups",
+        error_response(
+            ids(
+                "50105",
+                "The signed in user 'alice@contoso.example' is not assigned to a role for the application 'x'(SP).",
+            )
+        ),
+        "aadsts_error",
+        "entra",
+        "Users and groups",
         names=("AADSTS50105",),
         never=("claim", "NameID", "Signing Option"),
         settings=lambda: entra(required_claims=("http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname",)),
@@ -341,7 +389,9 @@ TICKETS: list[Ticket] = [
     Ticket(
         "error response without an AADSTS code",
         error_response("Something went wrong", status="urn:oasis:names:tc:SAML:2.0:status:Responder"),
-        "idp_error_status", "entra", "Sign-in logs",
+        "idp_error_status",
+        "entra",
+        "Sign-in logs",
         names=("Responder", "Something went wrong"),
         never=("claim",),
     ),
@@ -349,26 +399,34 @@ TICKETS: list[Ticket] = [
     Ticket(
         "audience with a trailing slash",
         response(audience=SP_ENTITY_ID + "/"),
-        "audience_mismatch", "entra", "Identifier (Entity ID)",
+        "audience_mismatch",
+        "entra",
+        "Identifier (Entity ID)",
         names=(SP_ENTITY_ID + "/", SP_ENTITY_ID + "`", "trailing slash"),
         never=NOT_CA,
     ),
     Ticket(
         "spn: audience (Identifier is not a URI)",
         response(audience="spn:sp-example-app"),
-        "audience_mismatch", "entra", "Identifier (Entity ID)",
+        "audience_mismatch",
+        "entra",
+        "Identifier (Entity ID)",
         names=("spn:sp-example-app", "sp-example-app", "not a URI"),
     ),
     Ticket(
         "recipient differs in path case and host case",
         response(recipient="https://SP.example.com/SAML/acs", destination="https://SP.example.com/SAML/acs"),
-        "recipient_mismatch", "entra", "Reply URL",
+        "recipient_mismatch",
+        "entra",
+        "Reply URL",
         names=("https://SP.example.com/SAML/acs", ACS_URL, "host name case", "path case"),
     ),
     Ticket(
         "SP expects an http ACS URL: fixed at the SP or its proxy",
         response(),
-        "recipient_mismatch", "sp", "X-Forwarded-Proto",
+        "recipient_mismatch",
+        "sp",
+        "X-Forwarded-Proto",
         names=("http://sp.example.com/saml/acs", ACS_URL),
         never=("Add the exact URL", "Change it under"),
         settings=lambda: entra(acs_url="http://sp.example.com/saml/acs"),
@@ -376,53 +434,69 @@ TICKETS: list[Ticket] = [
     Ticket(
         "signed with a certificate the SP does not have",
         lambda: b64(sign(build_response(ResponseSpec()), "assertion", keypair=other_key())),
-        "signed_by_unknown_key", "sp", "SAML Certificates",
+        "signed_by_unknown_key",
+        "sp",
+        "SAML Certificates",
         names=("certificate",),
         never=NOT_CA,
     ),
     Ticket(
         "required claim missing",
         response(attributes={"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name": ["alice@contoso.example"]}),
-        "claim_missing", "entra", "Attributes & Claims",
+        "claim_missing",
+        "entra",
+        "Attributes & Claims",
         names=("emailaddress",),
         settings=lambda: entra(required_claims=("http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress",)),
     ),
     Ticket(
         "NameID format differs: look at the request's NameIDPolicy first",
         response(name_id_format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent", name_id="AbC123xyz"),
-        "name_id_format_mismatch", "entra", "name identifier format",
+        "name_id_format_mismatch",
+        "entra",
+        "name identifier format",
         names=("persistent", "emailAddress", "NameIDPolicy"),
         settings=lambda: entra(name_id_format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"),
     ),
     Ticket(
         "SP requires a signed assertion, only the Response is signed",
         response("response"),
-        "response_only_signed", "entra", "Signing Option",
+        "response_only_signed",
+        "entra",
+        "Signing Option",
         names=("Assertion",),
         settings=profile(signing="assertion"),
     ),
     Ticket(
         "unsigned response",
         unsigned(),
-        "unsigned_assertion", "entra", "Signing Option",
+        "unsigned_assertion",
+        "entra",
+        "Signing Option",
         never=NOT_CA,
     ),
     Ticket(
         "signature wrapping",
         lambda: b64(xsw(1)),
-        "xsw", "attack", "SAML library",
+        "xsw",
+        "attack",
+        "SAML library",
     ),
     Ticket(
         "expired at an explicit evaluation time",
         response(),
-        "expired", "user", "evaluation time",
+        "expired",
+        "user",
+        "evaluation time",
         names=("2026-03-01T13:00:00", "2026-03-02T12:00:00Z"),
         now=T0 + timedelta(days=1),
     ),
     Ticket(
         "pasted days later without an evaluation time: judged at its IssueInstant, healthy",
         response(),
-        "healthy", "none", "Nothing to change",
+        "healthy",
+        "none",
+        "Nothing to change",
         names=("alice@contoso.example",),
         now=None,
         notes=("Expired now",),
@@ -430,16 +504,22 @@ TICKETS: list[Ticket] = [
     Ticket(
         "healthy signed response",
         response(),
-        "healthy", "none", "Nothing to change",
+        "healthy",
+        "none",
+        "Nothing to change",
         names=("alice@contoso.example", SP_ENTITY_ID),
         never=("Reply URL", "Conditional Access"),
     ),
     # -- SP-library messages --------------------------------------------------------------------------------
     Ticket(
         "python3-saml: received at http:// instead of https:// (TLS proxy)",
-        text("onelogin.saml2.errors.OneLogin_Saml2_ValidationError: The response was received at "
-             "http://sp.example.com/saml/acs instead of https://sp.example.com/saml/acs"),
-        "destination_mismatch", "sp", "X-Forwarded-Proto",
+        text(
+            "onelogin.saml2.errors.OneLogin_Saml2_ValidationError: The response was received at "
+            "http://sp.example.com/saml/acs instead of https://sp.example.com/saml/acs"
+        ),
+        "destination_mismatch",
+        "sp",
+        "X-Forwarded-Proto",
         names=("http://sp.example.com/saml/acs", "https://sp.example.com/saml/acs"),
         never=("Add the exact URL", "Change it under", "Basic SAML Configuration → Reply URL"),
         settings=bare,
@@ -447,7 +527,9 @@ TICKETS: list[Ticket] = [
     Ticket(
         "python3-saml: signature validation failed",
         text("Signature validation failed. SAML Response rejected"),
-        "signed_by_unknown_key", "sp", "certificate",
+        "signed_by_unknown_key",
+        "sp",
+        "certificate",
         names=("python3-saml",),
         never=NOT_CA + ("Signing Option",),
         settings=bare,
@@ -456,26 +538,41 @@ TICKETS: list[Ticket] = [
     Ticket(
         "balenaCloud: healthy sign-in, NameID is the mail",
         response(audience=BALENA_ID, recipient=BALENA_ACS, destination=BALENA_ACS, attributes=BALENA_ATTRS),
-        "healthy", "none", "Nothing to change",
+        "healthy",
+        "none",
+        "Nothing to change",
         names=("alice@contoso.example",),
         never=NOT_PERSISTENT,
         settings=balena(),
     ),
     Ticket(
         "balenaCloud: wrong SSO identifier in the Identifier",
-        response(audience="https://api.balena-cloud.com/auth/saml/acme-corp", recipient=BALENA_ACS,
-                 destination=BALENA_ACS, attributes=BALENA_ATTRS),
-        "audience_mismatch", "entra", "Identifier (Entity ID)",
+        response(
+            audience="https://api.balena-cloud.com/auth/saml/acme-corp",
+            recipient=BALENA_ACS,
+            destination=BALENA_ACS,
+            attributes=BALENA_ATTRS,
+        ),
+        "audience_mismatch",
+        "entra",
+        "Identifier (Entity ID)",
         names=("https://api.balena-cloud.com/auth/saml/acme-corp", BALENA_ID),
         never=NOT_PERSISTENT,
         settings=balena(),
     ),
     Ticket(
         "balenaCloud: NameID from objectid breaks the e-mail link",
-        response(audience=BALENA_ID, recipient=BALENA_ACS, destination=BALENA_ACS, attributes=BALENA_ATTRS,
-                 name_id="5b1a3c8e-0e0c-4a57-9d0e-2a1f1e8e3c11",
-                 name_id_format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"),
-        "name_id_source_mismatch", "entra", "Source attribute",
+        response(
+            audience=BALENA_ID,
+            recipient=BALENA_ACS,
+            destination=BALENA_ACS,
+            attributes=BALENA_ATTRS,
+            name_id="5b1a3c8e-0e0c-4a57-9d0e-2a1f1e8e3c11",
+            name_id_format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
+        ),
+        "name_id_source_mismatch",
+        "entra",
+        "Source attribute",
         names=("user.mail", "user.objectid"),
         never=("just-in-time", "Source attribute user.objectid"),
         settings=balena(),
@@ -485,33 +582,43 @@ TICKETS: list[Ticket] = [
     Ticket(
         "AuthnRequest ID starts with a digit (7500529)",
         request(request_id="4f1c2a3b5d6e7f80"),
-        "request_id_starts_with_digit", "sp", "ID generation",
+        "request_id_starts_with_digit",
+        "sp",
+        "ID generation",
         never=NOT_CA,
     ),
     Ticket(
         "AuthnRequest with an http ACS URL (50011 predicted, fixed at the SP)",
         request(acs="http://sp.example.com/saml/acs"),
-        "acs_url_not_registered", "sp", "X-Forwarded-Proto",
+        "acs_url_not_registered",
+        "sp",
+        "X-Forwarded-Proto",
         names=("http://sp.example.com/saml/acs",),
         never=("Add the exact URL",),
     ),
     Ticket(
         "AuthnRequest Issuer differs from the Identifier (700016 predicted)",
         request(issuer="https://sp.example.com/saml/metadata/"),
-        "request_issuer_mismatch", "entra", "Identifier (Entity ID)",
+        "request_issuer_mismatch",
+        "entra",
+        "Identifier (Entity ID)",
         names=("https://sp.example.com/saml/metadata/", "trailing slash", "AADSTS700016"),
     ),
     Ticket(
         "healthy AuthnRequest",
         request(),
-        "healthy", "none", "Nothing to change",
+        "healthy",
+        "none",
+        "Nothing to change",
         names=(SP_ENTITY_ID, ACS_URL),
     ),
     # -- captures -------------------------------------------------------------------------------------------
     Ticket(
         "HAR: the response is posted to the ACS 90 minutes after it expired",
         late_post_har,
-        "expired", "user", "start the sign-in again",
+        "expired",
+        "user",
+        "start the sign-in again",
         names=("2026-03-01T13:00:20", "ACS"),
         now=None,
         never=("Reply URL", "Conditional Access"),
@@ -519,7 +626,9 @@ TICKETS: list[Ticket] = [
     Ticket(
         "HAR: the same sign-in posted on time (control)",
         on_time_har,
-        "healthy", "none", "Nothing to change",
+        "healthy",
+        "none",
+        "Nothing to change",
         names=("alice@contoso.example",),
         now=None,
         flow_codes=("healthy",),
@@ -527,14 +636,18 @@ TICKETS: list[Ticket] = [
     Ticket(
         "HAR: Entra error page AADSTS50011 in the capture",
         error_har,
-        "aadsts_error", "entra", "Reply URL",
+        "aadsts_error",
+        "entra",
+        "Reply URL",
         names=("AADSTS50011", "https://sp.example.com/wrong/acs"),
         now=None,
     ),
     Ticket(
         "HAR: the SP rejects a response that verifies (stale IdP certificate at the SP)",
         sp_rejects_valid_har,
-        "sp_rejected_valid_response", "sp", "certificate",
+        "sp_rejected_valid_response",
+        "sp",
+        "certificate",
         names=("Signature validation failed",),
         now=None,
         never=NOT_CA + ("Signing Option",),
@@ -542,14 +655,18 @@ TICKETS: list[Ticket] = [
     Ticket(
         "HAR: audience with a trailing slash in a real flow",
         audience_mismatch_har,
-        "audience_mismatch", "entra", "Identifier (Entity ID)",
+        "audience_mismatch",
+        "entra",
+        "Identifier (Entity ID)",
         names=(SP_ENTITY_ID + "/", "trailing slash"),
         now=None,
     ),
     Ticket(
         "SAML-tracer export, values hashed at export: judged at the export's timestamp, RelayState hidden not lost",
         tracer_hashed,
-        "healthy", "none", "Nothing to change",
+        "healthy",
+        "none",
+        "Nothing to change",
         now=None,
         notes=("hidden at export",),
         never=("RelayState did not come back",),
