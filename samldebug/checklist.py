@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from . import catalog
+from .checks.hints import name_id_source
 from .config import Settings
-from .entra import GUID
 from .model import ChecklistRow, EntraError, Finding, Message, SignatureResult, SignatureStatus, Values
 
 BASIC = "Basic SAML Configuration"
@@ -23,29 +23,6 @@ FIELD_IDENTIFIER = f"{BASIC} → Identifier (Entity ID)"
 FIELD_REPLY = f"{BASIC} → Reply URL (Assertion Consumer Service URL)"
 ASSIGNMENT_CODES = {"50105", "50177", "65001", "50020", "50034", "90072"}
 CA_CODES = {"50076", "50079", "75011", "53003", "53000", "53001", "53002", "53004", "50074", "50158"}
-
-
-def name_id_source(values: Values) -> str | None:
-    """Which Entra attribute the NameID value looks like it came from."""
-    name_id = values.name_id
-    if not name_id:
-        return None
-    # Mail addresses and UPNs compare case-insensitively: a NameID in another case is still that attribute.
-    attrs = {a.name.rsplit("/", 1)[-1].lower(): {v.lower() for v in a.values} for a in values.attributes}
-    folded = name_id.lower()
-    if folded in attrs.get("objectidentifier", set()) or GUID.match(name_id):
-        return "user.objectid"
-    if folded in attrs.get("emailaddress", set()):
-        return "user.mail"
-    if folded in attrs.get("name", set()) or folded in attrs.get("upn", set()):
-        return "user.userprincipalname"
-    if name_id.startswith("_") or (values.name_id_format or "").endswith(":transient"):
-        return "transient (new every sign-in)"
-    if "@" in name_id:
-        return "user.mail or user.userprincipalname"
-    if "\\" in name_id or (len(name_id) <= 20 and " " not in name_id):
-        return "user.onpremisessamaccountname (looks like an account name)"
-    return None
 
 
 def _row(

@@ -28,8 +28,8 @@ from importlib import resources
 from typing import Any
 
 from . import catalog, urldiff
-from .instants import duration, parse_time
 from .config import Settings
+from .instants import duration, parse_time
 from .model import ChecklistRow, Diagnosis, EntraError, Finding, Message, Report, Severity
 
 SIDES = catalog.SIDES

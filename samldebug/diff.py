@@ -7,7 +7,7 @@ from dataclasses import dataclass, fields
 from datetime import timedelta
 
 from . import catalog, transform
-from .checklist import name_id_source
+from .checks.hints import name_id_source
 from .instants import duration, parse_time
 from .model import Message, Report, SignatureResult, Values
 

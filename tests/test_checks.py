@@ -141,7 +141,12 @@ def test_worst_first_ordering() -> None:
 
 
 def test_helpers() -> None:
-    assert near_miss("https://a/x", "https://a/x/") == "they differ only in a trailing slash"
+    assert near_miss("https://a/x", "https://a/x/") == "they differ only in trailing slash (present in `https://a/x/`)"
+    # Every difference at once, so one edit fixes them all.
+    both = near_miss("https://a.example/SAML/acs", "http://A.example:8080/saml/acs/")
+    assert both is not None
+    for part in ("scheme http vs https", "host name case", "port", "path case", "trailing slash"):
+        assert part in both
     assert parse_time("2011-06-22T12:30:22.1234567Z") is not None  # ADFS: 7 fraction digits
     assert parse_time("yesterday") is None
     assert duration(timedelta(seconds=59)) == "59 s"

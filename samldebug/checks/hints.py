@@ -2,30 +2,20 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from ..entra import GUID
+from ..model import Values
+from ..urldiff import differences
 
 ATTRIBUTES_AND_CLAIMS = "Entra admin center → Enterprise applications → your app → Single sign-on → Attributes & Claims"
 
 
 def near_miss(expected: str, actual: str) -> str | None:
-    """Name the small difference between two identifiers / URLs, or None when they differ a lot."""
-    if expected.strip() == actual.strip():
-        return "they differ only in surrounding white space"
-    if expected.rstrip("/") == actual.rstrip("/"):
-        return "they differ only in a trailing slash"
-    if expected.lower() == actual.lower():
-        return "they differ only in upper/lower case (the comparison is case-sensitive)"
-    e, a = urlsplit(expected), urlsplit(actual)
-    if e.netloc and a.netloc:
-        if (e.netloc.lower(), e.path, e.query) == (a.netloc.lower(), a.path, a.query) and e.scheme != a.scheme:
-            return f"they differ only in the scheme ({a.scheme} vs {e.scheme})"
-        if e.hostname == a.hostname and e.path.rstrip("/") == a.path.rstrip("/") and e.port != a.port:
-            return f"they differ only in the port ({a.port or 'default'} vs {e.port or 'default'})"
-        if e.hostname == a.hostname and e.path.rstrip("/").lower() == a.path.rstrip("/").lower():
-            return "they differ only in the case of the path"
-        if e.hostname == a.hostname:
-            return "same host, different path"
-    return None
+    """Every small difference between two identifiers / URLs at once (scheme, host case, port, path case, trailing
+    slash, ...), or None when they simply differ."""
+    found = differences(expected, actual)
+    if not found or found == ["different values"]:
+        return None
+    return ("they differ only in " if len(found) == 1 else "they differ in: ") + ", ".join(found)
 
 
 def mismatch_fix(setting: str, actual: str, expected: str, extra: str = "") -> str:
@@ -46,3 +36,26 @@ def entra_name(uri: str) -> str:
 
 def local_name(name: str) -> str:
     return name.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1].lower()
+
+
+def name_id_source(values: Values) -> str | None:
+    """Which Entra attribute the NameID value looks like it came from."""
+    name_id = values.name_id
+    if not name_id:
+        return None
+    # Mail addresses and UPNs compare case-insensitively: a NameID in another case is still that attribute.
+    attrs = {a.name.rsplit("/", 1)[-1].lower(): {v.lower() for v in a.values} for a in values.attributes}
+    folded = name_id.lower()
+    if folded in attrs.get("objectidentifier", set()) or GUID.match(name_id):
+        return "user.objectid"
+    if folded in attrs.get("emailaddress", set()):
+        return "user.mail"
+    if folded in attrs.get("name", set()) or folded in attrs.get("upn", set()):
+        return "user.userprincipalname"
+    if name_id.startswith("_") or (values.name_id_format or "").endswith(":transient"):
+        return "transient (new every sign-in)"
+    if "@" in name_id:
+        return "user.mail or user.userprincipalname"
+    if "\\" in name_id or (len(name_id) <= 20 and " " not in name_id):
+        return "user.onpremisessamaccountname (looks like an account name)"
+    return None

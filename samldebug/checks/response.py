@@ -15,7 +15,7 @@ from ..model import Finding, Severity, SignatureStatus
 from ..saml import NS, SUCCESS, has_comment, main_assertion
 from ..transform import hint as transform_hint
 from .context import BASIC_CONFIG, Check, Context
-from .hints import ATTRIBUTES_AND_CLAIMS, entra_name, local_name, mismatch_fix, near_miss
+from .hints import ATTRIBUTES_AND_CLAIMS, entra_name, local_name, mismatch_fix, name_id_source, near_miss
 
 BEARER = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
 GROUPS_LINK = "http://schemas.microsoft.com/claims/groups.link"
@@ -340,24 +340,64 @@ def check_comment_in_nameid(ctx: Context) -> list[Finding]:
     ]
 
 
+def issued(ctx: Context) -> bool:
+    """An assertion was issued: a bare Assertion, or a Success response that carries one. Otherwise the claim,
+    NameID and signing checks do not run: their absence is not a finding."""
+    if ctx.kind == "assertion":
+        return True
+    if ctx.kind != "response" or ctx.values.status_code not in (None, SUCCESS):
+        return False
+    return main_assertion(ctx.root) is not None
+
+
+_SIGNING = {"assertion": {"assertion"}, "response": {"response"}, "both": {"assertion", "response"}}
+
+
 def check_unsigned(ctx: Context) -> list[Finding]:
     sig = ctx.signature
-    if sig is None or ctx.kind not in ("response", "assertion"):
+    if sig is None or not issued(ctx):
         return []
-    if sig.status is SignatureStatus.UNSIGNED and main_assertion(ctx.root) is not None:
+    required = getattr(ctx.settings.profile, "signing", None)
+    if sig.status is SignatureStatus.UNSIGNED:
         return [finding("unsigned_assertion", where="saml:Assertion")]
-    if sig.status is SignatureStatus.VALID and sig.signed_elements == ("response",):
+    if sig.status is not SignatureStatus.VALID:
+        return []
+    signed = set(sig.signed_elements)
+    if required in _SIGNING and not _SIGNING[required] <= signed:
+        return [
+            finding(
+                "signing_requirement_unmet",
+                expected=" and ".join(sorted(_SIGNING[required])),
+                actual=" and ".join(sorted(signed)) or "nothing",
+                where="ds:Signature",
+            )
+        ]
+    if sig.signed_elements == ("response",):
         return [finding("response_only_signed", where="samlp:Response/ds:Signature")]
     return []
 
 
 def check_name_id(ctx: Context) -> list[Finding]:
-    if ctx.kind not in ("response", "assertion") or main_assertion(ctx.root) is None:
+    if not issued(ctx):
         return []
     v = ctx.values
     out: list[Finding] = []
     if not v.name_id:
         out.append(finding("name_id_missing", actual="no NameID or an empty one", where="saml:Subject/saml:NameID"))
+    wanted = getattr(ctx.settings.profile, "name_id_source", None)
+    source = name_id_source(v)
+    if wanted and source and wanted not in source and not source.startswith("user.mail or"):
+        note = getattr(ctx.settings.profile, "name_id_note", None)
+        out.append(
+            finding(
+                "name_id_source_mismatch",
+                expected=wanted,
+                actual=f"{v.name_id!r} (looks like {source})",
+                fix=f"In {ATTRIBUTES_AND_CLAIMS} → Unique User Identifier (Name ID) → Source attribute, choose "
+                f"`{wanted}`." + (f" {note}" if note else ""),
+                where="saml:Subject/saml:NameID",
+            )
+        )
     fmt = v.name_id_format or "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
     known = nameid_formats().get(fmt)
     expected = ctx.settings.name_id_format
@@ -410,7 +450,7 @@ def check_name_id(ctx: Context) -> list[Finding]:
 
 
 def check_claims(ctx: Context) -> list[Finding]:
-    if ctx.kind not in ("response", "assertion"):
+    if not issued(ctx):
         return []
     attrs = {a.name: a for a in ctx.values.attributes}
     out: list[Finding] = []

@@ -58,7 +58,11 @@ class Case:
 
 def normalise(report: Report) -> dict[str, Any]:
     """What must not change across a refactor, in a stable order."""
+    d = report.diagnosis
     return {
+        "diagnosis": {"code": d.code, "side": d.side, "where": d.where, "summary": d.summary} if d else None,
+        "flow_diagnoses": [{"code": x.code, "side": x.side} for x in report.flow_diagnoses],
+        "time_basis": report.time_basis,
         "verdict": verdict(report),
         "input_steps": list(report.input.steps),
         "messages": [

@@ -17,7 +17,6 @@ from tickets import TICKETS, Ticket  # noqa: E402
 from samldebug.model import Diagnosis, Report  # noqa: E402
 from samldebug.pipeline import analyze  # noqa: E402
 
-
 WALL = T0 + timedelta(days=272)  # the day the ticket is worked on: long after the sign-in
 
 

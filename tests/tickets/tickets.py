@@ -461,10 +461,10 @@ TICKETS: list[Ticket] = [
     Ticket(
         "SP requires a signed assertion, only the Response is signed",
         response("response"),
-        "response_only_signed",
+        "signing_requirement_unmet",
         "entra",
         "Signing Option",
-        names=("Assertion",),
+        names=("requires the assertion signed", "only the response"),
         settings=profile(signing="assertion"),
     ),
     Ticket(
