@@ -369,6 +369,8 @@ def _from_finding(f: Finding, messages: Sequence[Message], facts: Facts) -> Diag
     elif f.code in ("name_id_value_mismatch", "name_id_missing") and facts.name_id_source:
         summary = summary.rstrip(".") + f". The SP needs the NameID from `{facts.name_id_source}`."
     severity = Severity.ERROR if rule.sp_requirement and f.severity is not Severity.INFO else f.severity
+    if side == "attack" and not summary.startswith("Attack detected"):
+        summary = "Attack detected: " + summary
     return Diagnosis(
         code=f.code,
         summary=summary,

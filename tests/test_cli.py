@@ -35,7 +35,7 @@ def test_valid_response_exits_0_with_metadata(tmp_path: Path) -> None:
         NOW,
     )
     assert r.exit_code == 0, r.output
-    assert r.output.startswith("Signature valid")
+    assert r.output.startswith("Healthy sign-in")
 
 
 def test_json_format_and_cert_flag(tmp_path: Path) -> None:

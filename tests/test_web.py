@@ -45,11 +45,11 @@ def test_analyze_full_page_and_htmx_partial(client) -> None:  # type: ignore[no-
     r = post_form(client, "/analyze", data)
     assert r.status_code == 200
     html = r.get_data(as_text=True)
-    assert "<html" in html and headline(html) == "Signature valid; no blocking problem found"
+    assert "<html" in html and headline(html).startswith("Healthy sign-in: Entra issued a signed assertion")
     assert "alice@contoso.example" in html and 'class="badge ok"' in html
     r = post_form(client, "/analyze", data, headers={"HX-Request": "true"})
     part = r.get_data(as_text=True)
-    assert "<html" not in part and headline(part).startswith("Signature valid")
+    assert "<html" not in part and headline(part).startswith("Healthy sign-in")
 
 
 def test_findings_first_with_expected_actual_fix(client) -> None:  # type: ignore[no-untyped-def]
@@ -61,7 +61,7 @@ def test_findings_first_with_expected_actual_fix(client) -> None:  # type: ignor
     )
     html = r.get_data(as_text=True)
     assert html.index("audience_mismatch") < html.index('id="summary-0"')
-    assert "they differ only in a trailing slash" in html
+    assert "they differ only in trailing slash" in html
 
 
 def test_unsigned_values_are_marked_unverified(client) -> None:  # type: ignore[no-untyped-def]
@@ -93,7 +93,7 @@ def test_json_twin_and_xml_download(client) -> None:  # type: ignore[no-untyped-
 def test_file_upload(client) -> None:  # type: ignore[no-untyped-def]
     data = {"file": (io.BytesIO(signed_response()), "resp.xml"), "metadata": metadata().decode()}
     r = post_form(client, "/analyze", data, content_type="multipart/form-data")
-    assert headline(r.get_data(as_text=True)).startswith("Signature valid")
+    assert headline(r.get_data(as_text=True)).startswith("Healthy sign-in")
 
 
 def test_csrf_required_on_ui_posts(client) -> None:  # type: ignore[no-untyped-def]
