@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from . import catalog
 from .checks.hints import name_id_source
 from .config import Settings
+from .diagnosis import quoted, quoted_url
 from .model import ChecklistRow, EntraError, Finding, Message, SignatureResult, SignatureStatus, Values
 
 BASIC = "Basic SAML Configuration"
@@ -21,8 +22,32 @@ CERTS = "SAML Certificates"
 CA = "Conditional Access"
 FIELD_IDENTIFIER = f"{BASIC} → Identifier (Entity ID)"
 FIELD_REPLY = f"{BASIC} → Reply URL (Assertion Consumer Service URL)"
-ASSIGNMENT_CODES = {"50105", "50177", "65001", "50020", "50034", "90072"}
-CA_CODES = {"50076", "50079", "75011", "53003", "53000", "53001", "53002", "53004", "50074", "50158"}
+# Which AADSTS code marks which row ✗ is catalog data (aadsts.toml `checklist`); these are the row keys.
+ROWS = (
+    "basic.identifier",
+    "basic.reply_url",
+    "basic.sign_on_url",
+    "basic.relay_state",
+    "claims.name_id_format",
+    "claims.name_id_source",
+    "claims.required",
+    "users.assignment",
+    "users.in_tenant",
+    "users.consent",
+    "certs.signing_option",
+    "certs.algorithm",
+    "certs.current",
+    "certs.request_signing",
+    "ca.policies",
+    "sp.authn_context",
+    "properties.enabled",
+)
+
+
+def flagged(errors: Sequence[EntraError], row: str) -> list[EntraError]:
+    """The Entra errors whose catalog entry marks `row` ✗."""
+    table = catalog.aadsts()
+    return [e for e in errors if e.code in table and row in table[e.code].checklist]
 
 
 def _row(
@@ -82,7 +107,9 @@ def _identifier_row(ev: Evidence) -> ChecklistRow:
     seen = (values.audiences[0] if values and values.audiences else None) or (
         request.unverified.issuer if request else None
     )
-    bad = ev.codes & {"audience_mismatch", "request_issuer_mismatch"}
+    from_errors = flagged(ev.errors, "basic.identifier")
+    seen = seen or next((quoted(e.message) for e in from_errors if quoted(e.message)), None)
+    bad = ev.codes & {"audience_mismatch", "request_issuer_mismatch"} or from_errors
     state = "fail" if bad else ("ok" if seen and ev.settings.sp_entity_id else "unknown")
     return _row(
         BASIC,
@@ -98,7 +125,9 @@ def _reply_url_row(ev: Evidence) -> ChecklistRow:
     values, request = ev.values, ev.request
     recipient = next((sc.recipient for sc in values.subject_confirmations if sc.recipient), None) if values else None
     seen = recipient or (values.destination if values else None) or (request.unverified.acs_url if request else None)
-    bad = ev.codes & {"recipient_mismatch", "destination_mismatch", "acs_url_not_registered"}
+    from_errors = flagged(ev.errors, "basic.reply_url")
+    seen = seen or next((quoted_url(e.message) for e in from_errors if quoted_url(e.message)), None)
+    bad = ev.codes & {"recipient_mismatch", "destination_mismatch", "acs_url_not_registered"} or from_errors
     state = "fail" if bad else ("ok" if seen and ev.settings.acs_url else "unknown")
     return _row(
         BASIC, "Reply URL = Recipient / Destination / request ACS URL", state, seen, ev.settings.acs_url, FIELD_REPLY
@@ -191,10 +220,37 @@ def attributes_and_claims(ev: Evidence) -> list[ChecklistRow]:
 
 
 def users_and_groups(ev: Evidence) -> list[ChecklistRow]:
-    assignment = [e for e in ev.errors if e.code in ASSIGNMENT_CODES]
+    rows: list[ChecklistRow] = []
+    outside = flagged(ev.errors, "users.in_tenant")
+    if outside:
+        rows.append(
+            _row(
+                USERS,
+                "The user is a member or an invited guest of the tenant",
+                "fail",
+                f"AADSTS{outside[0].code}",
+                "member or guest",
+                "Users → All users → Invite external user",
+                "Invite the user as a guest first; then assign them to the app if assignment is required.",
+            )
+        )
+    consent = flagged(ev.errors, "users.consent")
+    if consent:
+        rows.append(
+            _row(
+                USERS,
+                "Consent to the app's permissions",
+                "fail",
+                f"AADSTS{consent[0].code}",
+                "consented",
+                "Enterprise applications → <app> → Permissions → Grant admin consent",
+                "Consent is not assignment: grant admin consent for the tenant.",
+            )
+        )
+    assignment = flagged(ev.errors, "users.assignment")
     item = "The user may use the app"
     if assignment:
-        return [
+        rows.append(
             _row(
                 USERS,
                 item,
@@ -204,10 +260,24 @@ def users_and_groups(ev: Evidence) -> list[ChecklistRow]:
                 f"{USERS} → Add user/group",
                 "Assign the user, or a group they are in, to the app.",
             )
-        ]
-    if ev.issued:
-        return [_row(USERS, item, "ok", "Entra issued an assertion", "assigned", USERS)]
-    return [_row(USERS, item, "unknown", None, "assigned", USERS)]
+        )
+    elif ev.issued:
+        rows.append(_row(USERS, item, "ok", "Entra issued an assertion", "assigned", USERS))
+    elif not rows:
+        rows.append(_row(USERS, item, "unknown", None, "assigned", USERS))
+    disabled = flagged(ev.errors, "properties.enabled")
+    if disabled:
+        rows.append(
+            _row(
+                "Properties",
+                "Enabled for users to sign-in?",
+                "fail",
+                f"AADSTS{disabled[0].code}",
+                "Yes",
+                "Enterprise applications → <app> → Properties → Enabled for users to sign-in?",
+            )
+        )
+    return rows
 
 
 def _signing_option_row(ev: Evidence) -> ChecklistRow:
@@ -259,13 +329,53 @@ def _current_certificate_row(ev: Evidence) -> ChecklistRow:
     )
 
 
+def _request_signing_rows(ev: Evidence) -> list[ChecklistRow]:
+    errors = flagged(ev.errors, "certs.request_signing")
+    if not errors:
+        return []
+    return [
+        _row(
+            CERTS,
+            "Signed requests (Verification certificates)",
+            "fail",
+            f"AADSTS{errors[0].code}",
+            "the SP signs its AuthnRequest with the uploaded certificate",
+            f"{CERTS} → Verification certificates",
+        )
+    ]
+
+
 def saml_certificates(ev: Evidence) -> list[ChecklistRow]:
-    return [_signing_option_row(ev), *_signing_algorithm_rows(ev), _current_certificate_row(ev)]
+    return [
+        _signing_option_row(ev),
+        *_signing_algorithm_rows(ev),
+        _current_certificate_row(ev),
+        *_request_signing_rows(ev),
+    ]
+
+
+def sp_request(ev: Evidence) -> list[ChecklistRow]:
+    """What the SP's own AuthnRequest demands (not an Entra setting): RequestedAuthnContext → AADSTS75011."""
+    errors = flagged(ev.errors, "sp.authn_context")
+    if not errors:
+        return []
+    asked = ", ".join(ev.request.unverified.requested_authn_contexts) if ev.request else None
+    return [
+        _row(
+            "SP request",
+            "RequestedAuthnContext fits how users sign in",
+            "fail",
+            asked or f"AADSTS{errors[0].code}",
+            "no RequestedAuthnContext (or ForceAuthn=true)",
+            "SP: its SAML settings → RequestedAuthnContext / ForceAuthn",
+            "The SP's request demands an authentication method; this is not a Conditional Access policy.",
+        )
+    ]
 
 
 def conditional_access(ev: Evidence) -> list[ChecklistRow]:
     item = "Sign-in meets the policies"
-    ca = [e for e in ev.errors if e.code in CA_CODES]
+    ca = flagged(ev.errors, "ca.policies")
     if ca:
         return [
             _row(
@@ -292,7 +402,14 @@ def _mark_unverified(rows: list[ChecklistRow]) -> list[ChecklistRow]:
     ]
 
 
-STEPS = (basic_configuration, attributes_and_claims, users_and_groups, saml_certificates, conditional_access)
+STEPS = (
+    basic_configuration,
+    attributes_and_claims,
+    users_and_groups,
+    saml_certificates,
+    conditional_access,
+    sp_request,
+)
 
 
 def build(

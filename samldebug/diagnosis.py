@@ -368,7 +368,7 @@ def _from_finding(f: Finding, messages: Sequence[Message], facts: Facts) -> Diag
         summary, side, where, notes = _expired(f, messages, facts, where)
     elif f.code in ("name_id_value_mismatch", "name_id_missing") and facts.name_id_source:
         summary = summary.rstrip(".") + f". The SP needs the NameID from `{facts.name_id_source}`."
-    severity = Severity.ERROR if rule.sp_requirement and f.severity is not Severity.INFO else f.severity
+    severity = _severity(f, rule, facts)
     if side == "attack" and not summary.startswith("Attack detected"):
         summary = "Attack detected: " + summary
     return Diagnosis(
@@ -536,12 +536,12 @@ def _aadsts(f: Finding, errors: Sequence[EntraError], messages: Sequence[Message
     request = next((m for m in messages if m.kind == "authn_request"), None)
     message = error.message if error else None
     if code == "50011":
-        sent = (request.unverified.acs_url if request else None) or _quoted_url(message)
+        sent = (request.unverified.acs_url if request else None) or quoted_url(message)
         side, where, summary, fix = _reply_url_50011(
             sent, facts, side, where, summary, fix, message, error.source if error else None
         )
     elif code in ("700016", "70001", "650056", "65005"):
-        sent = (request.unverified.issuer if request else None) or _quoted(message)
+        sent = (request.unverified.issuer if request else None) or quoted(message)
         if sent:
             configured = facts.sp_entity_id
             summary = (
@@ -559,7 +559,7 @@ def _aadsts(f: Finding, errors: Sequence[EntraError], messages: Sequence[Message
             "cause, not a Conditional Access policy."
         )
     elif code in ("50020", "50034", "90072", "16000", "51004"):
-        who = _quoted_account(message)
+        who = quoted_account(message)
         summary = (
             f"Entra refused the sign-in with AADSTS{code}: the account{f' `{who}`' if who else ''} is not a member "
             "or guest of the tenant that owns the app. Invite it as a guest first, then assign it to the app if "
@@ -635,12 +635,15 @@ def _reply_url_50011(
             + f"{urldiff.phrase(configured, sent)}: "
             + ("make them exactly equal." if configured else "add it to the Reply URLs, or correct the SP.")
         )
-        step = f"Add `{sent}` under Basic SAML Configuration → Reply URL, or change the SP to send one of the registered Reply URLs."
+        step = (
+            f"Add `{sent}` under Basic SAML Configuration → Reply URL, or change the SP to send one of the "
+            "registered Reply URLs."
+        )
         return side, where, summary, (step, *fix)
     return side, where, summary, fix
 
 
-def _quoted(text: str | None) -> str | None:
+def quoted(text: str | None) -> str | None:
     """The first value quoted with ' or ‘’ in an error message."""
     if not text:
         return None
@@ -653,12 +656,12 @@ def _quoted(text: str | None) -> str | None:
     return None
 
 
-def _quoted_url(text: str | None) -> str | None:
+def quoted_url(text: str | None) -> str | None:
     if not text:
         return None
     rest = text
     for _ in range(6):
-        q = _quoted(rest)
+        q = quoted(rest)
         if q is None:
             return None
         if q.startswith(("http://", "https://")):
@@ -667,8 +670,8 @@ def _quoted_url(text: str | None) -> str | None:
     return None
 
 
-def _quoted_account(text: str | None) -> str | None:
-    q = _quoted(text)
+def quoted_account(text: str | None) -> str | None:
+    q = quoted(text)
     return q if q and "@" in q else None
 
 
