@@ -27,6 +27,7 @@ from .model import AnalysisStop, Finding, Report, Severity
 from .pipeline import analyze, stopped
 from .report import dumps, to_json, to_text
 from .sanitize import sanitize_capture
+from .ticket import ticket_text
 
 
 class ExitCode(IntEnum):
@@ -252,11 +253,24 @@ def main() -> None:
     "(used for this analysis only; never stored or printed).",
 )
 @click.option("--sp-key-password", envvar="SAMLDEBUG_SP_KEY_PASSWORD", help="Password of an encrypted --sp-key.")
-@click.option("--now", "now_text", metavar="ISO8601", help="Evaluate time checks at this instant (default: now).")
+@click.option(
+    "--now",
+    "now_text",
+    metavar="ISO8601",
+    help="Evaluate time checks at this instant. Default: a pasted message at its own IssueInstant (when the SP got "
+    "it), a capture at each message's receipt time.",
+)
 @click.option(
     "--skew", type=click.IntRange(0, 86400), help="Clock skew, seconds (default: SAMLDEBUG_DEFAULT_SKEW, 180)."
 )
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "ticket"]),
+    default="text",
+    show_default=True,
+    help="ticket: the diagnosis, steps and key evidence to paste into a support ticket.",
+)
 @click.option(
     "--max-xml-bytes",
     type=click.IntRange(1024, 64 * MiB),
@@ -325,9 +339,11 @@ def analyze_cmd(
         shown = mib(size) if size is not None else f"more than {mib(cap)}"
         report = stopped(oversized("capture" if is_capture else "input", shown, cap), size or len(data), settings, now)
     else:
-        report = analyze(data, settings, now=now, notes=notes, entry=entry)
+        report = analyze(data, settings, now=now, notes=notes, entry=entry, at_message_time=now_text is None)
     if fmt == "json":
         click.echo(dumps(report))
+    elif fmt == "ticket":
+        click.echo(ticket_text(report), nl=False)
     else:
         click.echo(to_text(report, colour=sys.stdout.isatty() and "NO_COLOR" not in os.environ), nl=False)
     sys.exit(int(exit_code(report)))

@@ -25,12 +25,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 from importlib import resources
-from typing import Any
 
 from . import catalog, urldiff
 from .config import Settings
 from .instants import duration, parse_time
-from .model import ChecklistRow, Diagnosis, EntraError, Finding, Message, Report, Severity
+from .model import ChecklistRow, Diagnosis, EntraError, Finding, Message, Report, Severity, Values
 
 SIDES = catalog.SIDES
 HEALTHY = "healthy"
@@ -166,7 +165,7 @@ def aadsts_rows(code: str) -> tuple[str, ...]:
 _SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success"
 
 
-def _values(m: Message) -> Any:
+def _values(m: Message) -> Values:
     return m.trusted or m.unverified
 
 
@@ -480,10 +479,12 @@ def _expired(
     f: Finding, messages: Sequence[Message], facts: Facts, where: str
 ) -> tuple[str, str, str, tuple[str, ...]]:
     m = messages[f.message] if f.message is not None and f.message < len(messages) else None
-    values = _values(m) if m is not None else None
-    end = _instant(values.not_on_or_after if values else None)
-    judged = _instant(m.evaluated_at if m is not None else None)
-    if m is None or end is None or judged is None:
+    if m is None:
+        return _default_summary(f), "user", where, ()
+    values = _values(m)
+    end = _instant(values.not_on_or_after)
+    judged = _instant(m.evaluated_at)
+    if end is None or judged is None:
         return _default_summary(f), "user", where, ()
     late = _duration((judged - end).total_seconds())
     if facts.time_basis == "capture":

@@ -39,7 +39,7 @@ def _input_info(raw: bytes, decoded: Decoded | None) -> InputInfo:
 
 def stopped(stop: Finding, size: int, settings: Settings, now: datetime) -> Report:
     """A report for an input refused before decoding (e.g. too large to read)."""
-    return Report(InputInfo(size=size, steps=()), (), (stop,), iso(now), settings.skew)
+    return diagnosis.attach(Report(InputInfo(size=size, steps=()), (), (stop,), iso(now), settings.skew), settings)
 
 
 def analyze(

@@ -7,6 +7,7 @@ The same text is "Copy for ticket" on every report, `/analyze.txt`, a permalink'
 
 from __future__ import annotations
 
+from .diagnosis import attach
 from .model import Report
 
 SIDE_LABELS = {
@@ -26,7 +27,10 @@ _TIME_BASIS = {
 
 
 def ticket_text(report: Report, permalink: str | None = None, title: str | None = None) -> str:
+    if report.diagnosis is None:
+        report = attach(report)
     d = report.diagnosis
+    assert d is not None
     lines: list[str] = []
     if title:
         lines += [title, ""]

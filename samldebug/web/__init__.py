@@ -52,6 +52,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         instance_path=str(Path(instance).resolve()) if instance else None,
         instance_relative_config=True,
     )
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # reports lead with their diagnosis: keep key order
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     settings, _folder = AppConfig.from_instance(os.environ, app.instance_path)
     overrides = {k.lower(): v for k, v in (config or {}).items() if k.lower() in AppConfig.__dataclass_fields__}

@@ -32,12 +32,15 @@ class Analysis:
     now: datetime
     notes: tuple[Finding, ...]
     fields: dict[str, str]  # what the user typed, to refill the form
+    # No "evaluate at" typed: judge a pasted message at its own IssueInstant and a capture at receipt; `now` is
+    # then the wall clock (or, when sharing, the instant the user saw the report at).
+    at_message_time: bool = False
 
 
 def run_analysis(sharing: bool = False) -> tuple[Analysis, Report]:
     """This request's fields → Analysis → Report (raises FormError for an unusable request)."""
     a = parse(clock(), sharing=sharing)
-    return a, analyze(a.data, a.settings, now=a.now, notes=a.notes)
+    return a, analyze(a.data, a.settings, now=a.now, notes=a.notes, at_message_time=a.at_message_time)
 
 
 def choices() -> dict[str, Any]:
@@ -103,7 +106,9 @@ def parse(
     settings, trust_notes = resolve(inputs, cfg, now, operator_keys=sp_keys())
     hidden = ("input", "csrf_token", "sp_key", "sp_key_password")  # keys are never echoed back into the page
     shown = {k: str(v) for k, v in fields.items() if k not in hidden and isinstance(v, (str, int))}
-    return Analysis(data, settings, now, tuple(profile_notes + fetch_notes) + trust_notes, shown)
+    # No "evaluate at" typed: judged where the SP judged it (a message at its IssueInstant, a capture at receipt).
+    at_message_time = not str(fields.get("now", "") or "").strip()
+    return Analysis(data, settings, now, tuple(profile_notes + fetch_notes) + trust_notes, shown, at_message_time)
 
 
 def _metadata_documents(fields: dict[str, Any], cfg: AppConfig) -> list[tuple[bytes, str, str | None]]:

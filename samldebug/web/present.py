@@ -16,6 +16,7 @@ from ..config import Limits, Settings
 from ..instants import duration, parse_time
 from ..model import Finding, Message, Report, Values
 from ..report import verdict
+from ..ticket import SIDE_LABELS, ticket_text
 from ..saml import NS
 
 KIND_NAMES = {
@@ -453,6 +454,7 @@ def view(
     wall_clock: datetime | None,
     required: tuple[str, ...] = (),
     settings: Settings | None = None,
+    permalink: str | None = None,
 ) -> dict[str, Any]:
     decisions, facts = split_findings(report)
     messages = []
@@ -475,6 +477,9 @@ def view(
     return {
         "report": report,
         "verdict": verdict(report),
+        "diagnosis": report.diagnosis,
+        "side_label": SIDE_LABELS.get(report.diagnosis.side, "") if report.diagnosis else "",
+        "ticket": ticket_text(report, permalink),
         "messages": messages,
         "decisions": decisions,
         "not_checked": not_checked(report, settings),

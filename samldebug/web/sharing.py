@@ -12,6 +12,7 @@ from flask import Blueprint, Flask, Response, abort, jsonify, render_template, r
 
 from .. import redact
 from ..report import from_json, to_json, to_text
+from ..ticket import ticket_text as report_ticket
 from ..store import Created, StoreError
 from ..store.crypto import Unsealable
 from . import errors, present
@@ -66,11 +67,11 @@ def share_report(doc: dict[str, Any], fields: dict[str, Any]) -> tuple[Created, 
 
 
 def ticket_text(doc: dict[str, Any], title: str, meta: Any, link: str) -> str:
-    """The .txt summary (what /r/<id>/<key>.txt serves), built from the stored, redacted report."""
-    head = (
-        f"{title or 'samldebug report'} (redaction: {meta.redaction}, expires {meta.expires_at:%Y-%m-%d %H:%M} UTC)\n"
-    )
-    return head + to_text(from_json(doc)) + f"\nFull report: {link}\n"
+    """The .txt (what /r/<id>/<key>.txt serves), built from the stored, redacted report: the ticket text first
+    (diagnosis, steps, evidence, link), then the full text report."""
+    head = f"{title or 'samldebug report'} (redaction: {meta.redaction}, expires {meta.expires_at:%Y-%m-%d %H:%M} UTC)"
+    report = from_json(doc)
+    return report_ticket(report, link, head) + "\n" + to_text(report)
 
 
 @bp.post("/share")
@@ -80,12 +81,14 @@ def share() -> Any:
     try:
         created, links, stored = share_report(to_json(report), fields())
         text_url = url_for("share.permalink_text", report_id=created.id, key=created.key, _external=True)
+        shared_ticket = report_ticket(from_json(stored["report"]), links["permalink"])  # as stored: redacted
         ctx["shared"] = {
             "created": created,
             "text_url": text_url,
-            "ticket_text": ticket_text(stored["report"], stored["title"], created.meta, links["permalink"]),
+            "ticket_text": shared_ticket,
             **links,
         }
+        ctx["ticket"] = shared_ticket  # "Copy for ticket" now carries the link
     except FormError as e:
         ctx["share_error"] = str(e)
     except StoreError:
@@ -125,7 +128,8 @@ def permalink(report_id: str, key: str) -> Any:
     if not data:
         return _wrong_key(meta)
     report = from_json(data["report"])
-    ctx = present.view(report, config().limits(), None)
+    link = url_for("share.permalink", report_id=report_id, key=key, _external=True)
+    ctx = present.view(report, config().limits(), None, permalink=link)
     return render_template("permalink.html", meta=meta, title=data.get("title"), report_id=report_id, key=key, **ctx)
 
 

@@ -15,6 +15,7 @@ from ..model import Report
 from ..pipeline import analyze
 from ..report import to_json, verdict
 from ..sniff import Box
+from ..ticket import ticket_text
 from . import errors, forms, present
 from .context import clock, config, typed, upload_names
 from .context import fields as request_fields
@@ -121,6 +122,13 @@ def analyze_json() -> Any:
     return jsonify(to_json(report))
 
 
+@bp.post("/analyze.txt")
+def analyze_text() -> Any:
+    """The ticket text: the diagnosis, the steps, the key evidence (what "Copy for ticket" copies)."""
+    _, report = run_analysis()
+    return Response(ticket_text(report), mimetype="text/plain")
+
+
 @bp.post("/analyze.xml")
 def analyze_xml() -> Any:
     _, report = run_analysis()
@@ -167,7 +175,7 @@ def compare_post() -> Any:
     reports, sides = [], []
     for side in ("a", "b"):
         a = forms.parse(clock(), input_field=f"input_{side}", file_field=f"file_{side}", now_field=f"now_{side}")
-        report = analyze(a.data, a.settings, now=a.now, notes=a.notes)
+        report = analyze(a.data, a.settings, now=a.now, notes=a.notes, at_message_time=a.at_message_time)
         reports.append(report)
         sides.append(
             {
