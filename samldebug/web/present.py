@@ -16,8 +16,8 @@ from ..config import Limits, Settings
 from ..instants import duration, parse_time
 from ..model import Finding, Message, Report, Values
 from ..report import verdict
-from ..ticket import SIDE_LABELS, ticket_text
 from ..saml import NS
+from ..ticket import SIDE_LABELS, ticket_text
 
 KIND_NAMES = {
     "response": "SAML Response",

@@ -15,6 +15,7 @@ from ..report import from_json, to_json, to_text
 from ..ticket import ticket_text as report_ticket
 from ..store import Created, StoreError
 from ..store.crypto import Unsealable
+from ..ticket import ticket_text
 from . import errors, present
 from .context import clock, config, fields, store
 from .errors import FormError, error_body, wants_json
