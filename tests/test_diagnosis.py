@@ -1,4 +1,4 @@
-"""Issue 18: the diagnosis as a model (root causes over symptoms, SP requirements as errors, scope on error
+"""The diagnosis as a model (root causes over symptoms, SP requirements as errors, scope on error
 responses), the knowledge behind it as data that cannot drift, and the stored /1 reports that must still open."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
-from conftest import NOW, entra_settings, run
 from factory import T0, ResponseSpec, b64, build_response, other_key, sign, signed_response
+from helpers import NOW, entra_settings, run
 
 from samldebug import catalog, checklist, diagnosis
 from samldebug.catalog import finding

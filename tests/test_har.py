@@ -433,7 +433,7 @@ def test_any_value_anywhere_in_an_entry_only_ever_raises_analysis_stop(path_seed
 
 
 def test_the_sps_answer_to_the_acs_post_is_kept_scrubbed() -> None:
-    """Issue 18: the SP's answer to the posted response is read (an SP-library error page says why it refused)."""
+    """The SP's answer to the posted response is read (an SP-library error page says why it refused)."""
     flow = hf.sp_initiated()
     i = next(n for n, x in enumerate(flow.exchanges) if x.method == "POST" and x.url == hf.ACS_URL)
     page = "<p>Signature validation failed. SAML Response rejected</p><script>var t='access_token=eyJhbGciOiJSUzI1.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl'</script>"

@@ -1,4 +1,4 @@
-"""Issue 18 in the shells: "Copy for ticket" on every report, /analyze.txt, `--format ticket`, permalinks made
+"""The diagnosis in the shells: "Copy for ticket" on every report, /analyze.txt, `--format ticket`, permalinks made
 before schema /2 still open (with a diagnosis), and no evaluation time means "judged where the SP judged it"."""
 
 from __future__ import annotations
