@@ -225,7 +225,11 @@ def diagnose(
     facts = facts or Facts()
     ranked = rank(findings, messages, facts)
     notes = tuple(_notes(findings, messages, facts))
-    best = next((f for _, f in ranked if f.severity is not Severity.INFO or _is_requirement(f, facts)), None)
+    # The cause is an error (or an SP requirement that is not met). A warning is the diagnosis only when there is
+    # no message to call healthy (e.g. an Entra warning code pasted alone); beside a message it is a note.
+    best = next((f for _, f in ranked if _severity(f, rules().rule(f.code), facts) is Severity.ERROR), None)
+    if best is None and not messages:
+        best = next((f for _, f in ranked if f.severity is Severity.WARNING), None)
     if best is None:
         d = _healthy(findings, messages, facts)
     elif best.code == "aadsts_error":
@@ -679,6 +683,9 @@ def quoted_account(text: str | None) -> str | None:
 def _healthy(findings: Sequence[Finding], messages: Sequence[Message], facts: Facts) -> Diagnosis:
     warnings = [f for f in findings if f.severity is Severity.WARNING]
     notes = tuple(f"{f.title}" + (f": {f.actual}" if f.actual else "") for f in warnings[:5])
+    r = rules()
+    advice = [f for f in warnings if not r.rule(f.code).caveat]
+    look = f" Worth a look, not blocking: {advice[0].title.rstrip('.')}." if advice else ""
     response = next((m for m in messages if m.kind in ("response", "assertion")), None)
     request = next((m for m in messages if m.kind == "authn_request"), None)
     meta = next((m for m in messages if m.kind == "metadata"), None)
@@ -688,16 +695,21 @@ def _healthy(findings: Sequence[Finding], messages: Sequence[Message], facts: Fa
         signed = sig is not None and sig.status.value == "valid"
         who = f" for `{v.name_id}`" if v.name_id else ""
         aud = f" (Audience `{v.audiences[0]}`)" if v.audiences else ""
-        if signed:
+        if signed and not advice:
             summary = (
                 f"Healthy sign-in: Entra issued a signed assertion{who}{aud}, and every check passed at "
                 f"{response.evaluated_at}."
+            )
+        elif signed:
+            summary = (
+                f"Healthy sign-in: Entra issued a signed assertion{who}{aud}, and nothing blocks it at "
+                f"{response.evaluated_at}.{look}"
             )
         else:
             why = sig.status.value if sig is not None else "not checked"
             summary = (
                 f"Nothing blocks this sign-in{who}{aud} at {response.evaluated_at}; the signature is {why}: give the "
-                "app's metadata to verify it."
+                f"app's metadata to verify it.{look}"
             )
         return Diagnosis(HEALTHY, summary, "none", "Nothing to change", (), (), None, notes=notes)
     if request is not None:
@@ -705,11 +717,11 @@ def _healthy(findings: Sequence[Finding], messages: Sequence[Message], facts: Fa
         summary = (
             f"The AuthnRequest is what Entra expects: Issuer `{v.issuer}`"
             + (f", ACS URL `{v.acs_url}`" if v.acs_url else "")
-            + "; no problem found."
+            + (f"; nothing Entra would refuse.{look}" if look else "; no problem found.")
         )
         return Diagnosis(HEALTHY, summary, "none", "Nothing to change", (), (), None, notes=notes)
     if meta is not None:
-        summary = f"IdP metadata for `{meta.unverified.issuer}`; nothing in it blocks a sign-in."
+        summary = f"IdP metadata for `{meta.unverified.issuer}`; nothing in it blocks a sign-in.{look}"
         return Diagnosis(HEALTHY, summary, "none", "Nothing to change", (), (), None, notes=notes)
     if messages:
         return Diagnosis(HEALTHY, "No problem found in this message.", "none", "Nothing to change", notes=notes)
