@@ -47,7 +47,7 @@ def test_paste_corpus_response_and_see_verdict(browser, server: str) -> None:  #
     page.fill("input[name=now]", "2017-03-20T16:00:00Z")
     page.click("button.primary")
     page.wait_for_selector("#verdict")
-    assert page.inner_text("#verdict .headline") == "Signature valid; no blocking problem found"
+    assert page.inner_text("#verdict .headline").startswith("Healthy sign-in: Entra issued a signed assertion")
     assert "RrX3SPSxDw6z4KHaKB2V_mnv0G-LbRZdYvo1RQa1L7s" in page.inner_text("#summary-0")
     assert page.locator("#summary-0 .v-trusted").count() > 3
     shot(page, "corpus-valid")
@@ -67,7 +67,9 @@ def test_keyboard_submit_findings_first_and_dark_mode(browser, server: str) -> N
     page.focus("#input")
     page.keyboard.press("Control+Enter")
     page.wait_for_selector("#verdict")
-    assert "reject" in page.inner_text("#verdict .headline")
+    headline = page.inner_text("#verdict .headline")  # the diagnosis: both values and the difference
+    assert "https://sp.example.com/saml/metadata/" in headline and "trailing slash" in headline
+    assert "Copy for ticket" in page.inner_text("#verdict")
     first = page.locator(".finding").first
     assert "audience_mismatch" in first.inner_text() and "trailing slash" in first.inner_text()
     bg = page.evaluate("getComputedStyle(document.body).backgroundColor")
@@ -218,5 +220,28 @@ def test_upload_har_and_open_a_flow(browser, server: str, tmp_path: Path) -> Non
     assert "response" in page.inner_text("#message-1").lower()
     shot(page, "capture")
     docs_shot(page, "capture", "#flows")
+    watch.assert_clean()
+    ctx.close()
+
+
+def test_copy_for_ticket_copies_the_diagnosis(browser, server: str) -> None:  # type: ignore[no-untyped-def]
+    """The banner is the summary; "Copy for ticket" puts the ticket text (summary, where, steps) on the clipboard."""
+    ctx, page, watch = open_page(browser, server)
+    ctx.grant_permissions(["clipboard-read", "clipboard-write"], origin=server)
+    page.fill("#input", b64(signed_response(spec=ResponseSpec(audience="https://sp.example.com/saml/metadata/"))))
+    page.click("summary")
+    page.fill("textarea[name=metadata]", metadata().decode())
+    page.fill("input[name=sp_entity_id]", SP_ENTITY_ID)
+    page.fill("input[name=now]", "2026-03-01T12:01:00Z")
+    page.click("button.primary")
+    page.wait_for_selector("#copy-ticket")
+    headline = page.inner_text("#verdict .headline")
+    page.click("#copy-ticket")
+    page.wait_for_function("document.getElementById('copy-ticket-status').textContent.length > 0")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied.startswith(headline.split(" (differences")[0].replace("`", "")[:40]) or copied.startswith("The Audience")
+    assert "Where: Enterprise applications → <app> → Single sign-on → Basic SAML Configuration" in copied
+    assert "Steps:" in copied and "https://sp.example.com/saml/metadata/" in copied
+    shot(page, "copy-for-ticket")
     watch.assert_clean()
     ctx.close()
