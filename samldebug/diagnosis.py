@@ -742,6 +742,11 @@ def for_report(report: Report, facts: Facts | None = None) -> tuple[Diagnosis, t
         msgs = [m for m in report.messages if m.index in members]
         per_flow.append(diagnose(scoped, msgs, (), report.checklist, facts, scope="flow", flow=i))
     overall = diagnose(report.findings, report.messages, report.entra_errors, report.checklist, facts, scope="capture")
+    step = next((d for d in per_flow if d.code == overall.code and d.code != HEALTHY), None)
+    if step is not None and step.flow is not None:
+        # Which sign-in step failed: the capture's diagnosis names the flow its root cause belongs to.
+        name = report.flows[step.flow].name
+        overall = dataclasses.replace(overall, summary=f"{name}: {overall.summary}", flow=step.flow)
     return overall, tuple(per_flow)
 
 
