@@ -433,7 +433,7 @@ def _library_diagnosis(f: Finding, library: str, rule: Rule, where: str) -> Diag
     summary = f"{library} says: “{actual[:200]}”. " + catalog.entry(f.code).title + "."
     side, fix = rule.side, _steps(f.fix)
     m = _RECEIVED_AT.search(actual)
-    if m is not None and f.code == "destination_mismatch":
+    if m is not None and f.code in ("destination_mismatch", "sp_url_behind_proxy"):
         # python3-saml: the SP's reconstructed URL first, then the Destination; ruby-saml the other way round.
         sp_url, entra_url = (m.group(1), m.group(2)) if library == "python3-saml" else (m.group(2), m.group(1))
         diff = urldiff.phrase(entra_url, sp_url)

@@ -193,6 +193,17 @@ def library_findings(text: str) -> list[Finding]:
         if m is None or msg.finding in seen:
             continue
         seen.add(msg.finding)
+        code = _behind_proxy(msg.library, msg.finding, m.group(0))
+        if code != msg.finding:
+            out.append(
+                finding(
+                    code,
+                    f"{msg.library}: {catalog.entry(code).title}",
+                    actual=m.group(0)[:300],
+                    where=f"{msg.library} error message",
+                )
+            )
+            continue
         entry = catalog.entry(msg.finding)
         lib = skews.get(msg.library)
         skew = ""
@@ -211,6 +222,26 @@ def library_findings(text: str) -> list[Finding]:
             )
         )
     return out
+
+
+_RECEIVED_AT = re.compile(r"received at (\S{1,2000}) instead of (\S{1,2000})")
+# Which URL a library names first in its "received at X instead of Y" line: the SP's own (rebuilt) URL or the
+# Destination Entra posted to (python3-saml: the SP's first; ruby-saml: the Destination first).
+_SP_URL_FIRST = {"python3-saml": True, "ruby-saml": False}
+
+
+def _behind_proxy(library: str, code: str, text: str) -> str:
+    """A "received at http://… instead of https://…" line where only the scheme differs, and the SP's side is the
+    http one: the SP sits behind a TLS-terminating proxy and rebuilt its URL wrongly. Entra's Reply URL is right."""
+    first = _SP_URL_FIRST.get(library)
+    m = _RECEIVED_AT.search(text) if code == "destination_mismatch" and first is not None else None
+    if m is None:
+        return code
+    sp_url, entra_url = (m.group(1), m.group(2)) if first else (m.group(2), m.group(1))
+    if sp_url.lower().startswith("http://") and entra_url.lower().startswith("https://"):
+        if sp_url[len("http://") :].rstrip("/").lower() == entra_url[len("https://") :].rstrip("/").lower():
+            return "sp_url_behind_proxy"
+    return code
 
 
 def status_errors(status_message: str | None, status_detail: str | None) -> list[EntraError]:

@@ -239,7 +239,9 @@ def test_copy_for_ticket_copies_the_diagnosis(browser, server: str) -> None:  # 
     page.click("#copy-ticket")
     page.wait_for_function("document.getElementById('copy-ticket-status').textContent.length > 0")
     copied = page.evaluate("navigator.clipboard.readText()")
-    assert copied.startswith(headline.split(" (differences")[0].replace("`", "")[:40]) or copied.startswith("The Audience")
+    assert copied.startswith(headline.split(" (differences")[0].replace("`", "")[:40]) or copied.startswith(
+        "The Audience"
+    )
     assert "Where: Enterprise applications → <app> → Single sign-on → Basic SAML Configuration" in copied
     assert "Steps:" in copied and "https://sp.example.com/saml/metadata/" in copied
     shot(page, "copy-for-ticket")

@@ -208,10 +208,34 @@ def test_sp_library_line_with_http_is_fixed_at_the_sp() -> None:
     line = "The response was received at http://app.example/acs instead of https://app.example/acs"
     report = analyze(line, None, now=NOW)
     d = report.diagnosis
-    assert d is not None and d.side == "sp" and "X-Forwarded-Proto" in d.where
-    rows = {r.item: r.state for r in report.checklist}
-    assert rows.get("Reply URL = Recipient / Destination / request ACS URL") != "fail" or True
+    assert d is not None and d.code == "sp_url_behind_proxy" and d.side == "sp" and "X-Forwarded-Proto" in d.where
     assert not any("Add the exact URL" in s for s in d.fix)
+    rows = {r.item: r.state for r in report.checklist}
+    assert rows["Reply URL = Recipient / Destination / request ACS URL"] != "fail"  # Entra's Reply URL is right
+
+
+def test_checklist_rows_follow_the_catalog_per_code() -> None:
+    def rows(text: str) -> dict[str, str]:
+        return {f"{r.step}: {r.item}": r.state for r in analyze(text, None, now=NOW).checklist}
+
+    r75011 = rows("AADSTS75011: Authentication method 'X509' doesn't match requested authentication method.")
+    assert r75011["SP request: RequestedAuthnContext fits how users sign in"] == "fail"
+    assert r75011["Conditional Access: Sign-in meets the policies"] != "fail"
+    r50020 = rows("AADSTS50020: User account 'bob@fabrikam.example' from identity provider 'x' does not exist.")
+    assert r50020["Users and groups: The user is a member or an invited guest of the tenant"] == "fail"
+    assert "Users and groups: The user may use the app" not in r50020
+    r65001 = rows("AADSTS65001: The user or administrator has not consented to use the application.")
+    assert r65001["Users and groups: Consent to the app's permissions"] == "fail"
+    assert "Users and groups: The user may use the app" not in r65001
+    r50131 = rows("AADSTS50131: Conditional Access failed.")
+    assert r50131["Conditional Access: Sign-in meets the policies"] == "fail"
+    r50011 = analyze(
+        "AADSTS50011: The redirect URI 'https://app.example/acs/' specified in the request does not match.",
+        None,
+        now=NOW,
+    ).checklist
+    reply = next(r for r in r50011 if r.item.startswith("Reply URL"))
+    assert reply.state == "fail" and reply.seen == "https://app.example/acs/"
 
 
 _ = (replace,)

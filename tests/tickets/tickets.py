@@ -517,7 +517,7 @@ TICKETS: list[Ticket] = [
             "onelogin.saml2.errors.OneLogin_Saml2_ValidationError: The response was received at "
             "http://sp.example.com/saml/acs instead of https://sp.example.com/saml/acs"
         ),
-        "destination_mismatch",
+        "sp_url_behind_proxy",
         "sp",
         "X-Forwarded-Proto",
         names=("http://sp.example.com/saml/acs", "https://sp.example.com/saml/acs"),
