@@ -763,11 +763,27 @@ def facts_of(settings: Settings, time_basis: str = "given") -> Facts:
     )
 
 
+_SYMPTOM = 200  # a symptom sorts after its root cause, never below the next severity (weights differ by 500)
+
+
+def order(findings: Sequence[Finding]) -> tuple[Finding, ...]:
+    """The findings list in the same model: worst severity first, and within it root causes before the symptoms
+    they explain and specific findings before generic ones (the AADSTS code above the bare error status)."""
+    r = rules()
+    present = {f.code for f in findings}
+    superseded = {s for c in present for s in r.rule(c).supersedes if s != c}
+
+    def score(f: Finding) -> int:
+        return r.weights[f.severity.value] + r.rule(f.code).tier - (_SYMPTOM if f.code in superseded else 0)
+
+    return tuple(sorted(findings, key=score, reverse=True))
+
+
 def attach(report: Report, settings: Settings | None = None) -> Report:
-    """The report with its diagnosis (and, for a capture, one per flow)."""
+    """The report with its diagnosis (and, for a capture, one per flow), its findings in the model's order."""
     facts = facts_of(settings or Settings(), report.time_basis)
     overall, flows = for_report(report, facts)
-    return dataclasses.replace(report, diagnosis=overall, flow_diagnoses=flows)
+    return dataclasses.replace(report, findings=order(report.findings), diagnosis=overall, flow_diagnoses=flows)
 
 
 __all__ = ["Diagnosis", "Facts", "assertion_issued", "attach", "diagnose", "facts_of", "for_report", "rank", "rules"]

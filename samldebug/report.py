@@ -30,7 +30,11 @@ def verdict(report: Report) -> dict[str, Any]:
     attack = any(entry(c).attack for c in codes) or any(
         m.signature is not None and m.signature.attack for m in report.messages
     )
-    statuses = [m.signature.status.value for m in report.messages if m.signature is not None]
+    # The chip describes the response when there is one (a capture's first message is often the AuthnRequest).
+    signed = sorted(
+        (m for m in report.messages if m.signature is not None), key=lambda m: m.kind not in ("response", "assertion")
+    )
+    statuses = [m.signature.status.value for m in signed if m.signature is not None]
     signature = statuses[0] if statuses else None
     expired = bool(codes & {"expired", "not_yet_valid"})
     worst = report.worst

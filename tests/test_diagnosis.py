@@ -239,3 +239,29 @@ def test_checklist_rows_follow_the_catalog_per_code() -> None:
 
 
 _ = (replace,)
+
+
+def test_findings_list_follows_the_model() -> None:
+    """The AADSTS code above the bare error status; encrypted above its algorithm warning."""
+    spec = ResponseSpec(
+        status="urn:oasis:names:tc:SAML:2.0:status:Requester",
+        status_message="AADSTS50105: The signed in user is not assigned to a role for the application.",
+        with_assertion=False,
+    )
+    report = run(b64(sign(build_response(spec), "response")))
+    codes = [f.code for f in report.findings]
+    assert codes.index("aadsts_error") < codes.index("idp_error_status")
+    ordered = diagnosis.order([finding("weak_data_encryption"), finding("encrypted")])
+    assert [f.code for f in ordered] == ["encrypted", "weak_data_encryption"]
+    ranks = [f.severity.rank for f in report.findings]
+    assert ranks == sorted(ranks, reverse=True)  # still worst severity first
+
+
+def test_verdict_chip_describes_the_response_in_a_capture() -> None:
+    import harfactory as hf
+
+    from samldebug.report import verdict
+
+    report = analyze(hf.dumps(hf.har(hf.sp_initiated())), entra_settings(), now=T0 + timedelta(days=3))
+    assert report.messages[0].kind == "authn_request"
+    assert verdict(report)["signature"] == "valid"
