@@ -193,12 +193,11 @@ def library_findings(text: str) -> list[Finding]:
         if m is None or msg.finding in seen:
             continue
         seen.add(msg.finding)
-        code = _behind_proxy(msg.library, msg.finding, m.group(0))
-        if code != msg.finding:
+        if _behind_proxy(msg.library, msg.finding, m.group(0)):
             out.append(
                 finding(
-                    code,
-                    f"{msg.library}: {catalog.entry(code).title}",
+                    "sp_url_behind_proxy",
+                    f"{msg.library}: {catalog.entry('sp_url_behind_proxy').title}",
                     actual=m.group(0)[:300],
                     where=f"{msg.library} error message",
                 )
@@ -230,18 +229,17 @@ _RECEIVED_AT = re.compile(r"received at (\S{1,2000}) instead of (\S{1,2000})")
 _SP_URL_FIRST = {"python3-saml": True, "ruby-saml": False}
 
 
-def _behind_proxy(library: str, code: str, text: str) -> str:
+def _behind_proxy(library: str, code: str, text: str) -> bool:
     """A "received at http://… instead of https://…" line where only the scheme differs, and the SP's side is the
     http one: the SP sits behind a TLS-terminating proxy and rebuilt its URL wrongly. Entra's Reply URL is right."""
     first = _SP_URL_FIRST.get(library)
     m = _RECEIVED_AT.search(text) if code == "destination_mismatch" and first is not None else None
     if m is None:
-        return code
+        return False
     sp_url, entra_url = (m.group(1), m.group(2)) if first else (m.group(2), m.group(1))
-    if sp_url.lower().startswith("http://") and entra_url.lower().startswith("https://"):
-        if sp_url[len("http://") :].rstrip("/").lower() == entra_url[len("https://") :].rstrip("/").lower():
-            return "sp_url_behind_proxy"
-    return code
+    if not (sp_url.lower().startswith("http://") and entra_url.lower().startswith("https://")):
+        return False
+    return sp_url[len("http://") :].rstrip("/").lower() == entra_url[len("https://") :].rstrip("/").lower()
 
 
 def status_errors(status_message: str | None, status_detail: str | None) -> list[EntraError]:
