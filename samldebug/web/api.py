@@ -59,7 +59,12 @@ FIELDS: dict[str, dict[str, Any]] = {
     "metadata": {"type": "string", "description": "IdP federation metadata XML (trust anchors)."},
     "cert": {"type": "string", "description": "IdP signing certificate, PEM or base64."},
     "skew": {"type": "integer", "minimum": 0, "maximum": 86400, "description": "Clock skew in seconds."},
-    "now": {"type": "string", "format": "date-time", "description": "Evaluate time checks at this instant."},
+    "now": {
+        "type": "string",
+        "format": "date-time",
+        "description": "Evaluate time checks at this instant. Default: a message at its own IssueInstant, a capture "
+        "at the time the SP received each message.",
+    },
     "required_claims": {"type": "string", "description": "Claim names the SP requires, comma or newline separated."},
     "name_id_format": {"type": "string", "description": "The NameID format the SP expects."},
     "share": {"type": "string", "description": "1 to also store the report and return permalink and delete_url."},
