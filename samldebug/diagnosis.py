@@ -549,6 +549,16 @@ def _aadsts(f: Finding, errors: Sequence[EntraError], messages: Sequence[Message
         sent = (request.unverified.issuer if request else None) or quoted(message)
         if sent:
             configured = facts.sp_entity_id
+            fix = (
+                f"Add `{sent}` as an Identifier (Entity ID) under Basic SAML Configuration"
+                + (
+                    f", or change the SP's entity ID to `{configured}`"
+                    if configured
+                    else ", or correct the SP's entity ID"
+                )
+                + ".",
+                *fix,
+            )
             summary = (
                 f"Entra refused the sign-in with AADSTS{code}: the SP's entity ID (the request's Issuer) is `{sent}`"
                 + (f"; the Identifier (Entity ID) configured is `{configured}`" if configured else "")
@@ -563,7 +573,14 @@ def _aadsts(f: Finding, errors: Sequence[EntraError], messages: Sequence[Message
             + "that differs from how the user's Entra session was established. The SP's RequestedAuthnContext is the "
             "cause, not a Conditional Access policy."
         )
-    elif code in ("50020", "50034", "90072", "16000", "51004"):
+    elif code == "50034":
+        who = quoted_account(message)
+        summary = (
+            f"Entra refused the sign-in with AADSTS50034: the account{f' `{who}`' if who else ''} does not exist in "
+            "this directory: a mistyped user name, the wrong tenant in the SP's SSO URL, or a user who must be "
+            "invited as a guest first."
+        )
+    elif code in ("50020", "90072", "16000", "51004"):
         who = quoted_account(message)
         summary = (
             f"Entra refused the sign-in with AADSTS{code}: the account{f' `{who}`' if who else ''} is not a member "

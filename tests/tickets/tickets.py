@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -209,7 +210,8 @@ def tracer_hashed() -> bytes:
 
 
 def audience_mismatch_har() -> bytes:
-    spec = ResponseSpec(audience=SP_ENTITY_ID + "/", issued=T0 + timedelta(seconds=20))
+    request_id = f"id-{random.Random(1).getrandbits(128):032x}"  # the ID sp_initiated(seed=1) gives its request
+    spec = ResponseSpec(audience=SP_ENTITY_ID + "/", issued=T0 + timedelta(seconds=20), in_response_to=request_id)
     flow = hf.sp_initiated(response_spec=spec)
     return hf.dumps(hf.har(flow))
 
@@ -658,8 +660,9 @@ TICKETS: list[Ticket] = [
         "audience_mismatch",
         "entra",
         "Identifier (Entity ID)",
-        names=(SP_ENTITY_ID + "/", "trailing slash"),
+        names=(SP_ENTITY_ID + "/", "trailing slash", "SP-initiated sign-in:"),
         now=None,
+        flow_codes=("audience_mismatch",),
     ),
     Ticket(
         "SAML-tracer export, values hashed at export: judged at the export's timestamp, RelayState hidden not lost",
