@@ -118,3 +118,28 @@ def test_cli_ticket_format_and_default_time_basis(tmp_path: Path) -> None:
         ["analyze", b64(signed_response()), "--metadata", str(md), "--format", "json", "--now", "2026-12-01T00:00:00Z"],
     )
     assert json.loads(r3.output)["diagnosis"]["code"] == "expired"
+
+
+def test_a_redacted_permalink_keeps_no_identity_in_its_diagnosis(app) -> None:  # type: ignore[no-untyped-def]
+    """The diagnosis names values (the NameID of a healthy sign-in): redaction masks them there too."""
+    client = app.test_client()
+    form = {
+        "input": b64(signed_response()),
+        "metadata": metadata().decode(),
+        "sp_entity_id": SP_ENTITY_ID,
+        "now": "2026-03-01T12:01:00Z",
+        "redact": "identity",
+        "expires_in": "1d",
+    }
+    html = post_form(client, "/share", form).get_data(as_text=True)
+    link = re.search(r'id="permalink" readonly value="([^"]+)"', html)
+    assert link is not None
+    path = link.group(1).replace("http://localhost", "")
+    doc = client.get(path + ".json").get_json()
+    assert doc["diagnosis"]["code"] == "healthy" and "[redacted-" in doc["diagnosis"]["summary"]
+    for part in (
+        json.dumps(doc),
+        client.get(path + ".txt").get_data(as_text=True),
+        client.get(path).get_data(as_text=True),
+    ):
+        assert "alice@contoso.example" not in part
