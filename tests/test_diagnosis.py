@@ -265,3 +265,26 @@ def test_verdict_chip_describes_the_response_in_a_capture() -> None:
     report = analyze(hf.dumps(hf.har(hf.sp_initiated())), entra_settings(), now=T0 + timedelta(days=3))
     assert report.messages[0].kind == "authn_request"
     assert verdict(report)["signature"] == "valid"
+
+
+def test_a_relay_state_masked_at_export_compares_by_hash() -> None:
+    """SAML-tracer's export filter hides the RelayState; its hash still compares with the expected one."""
+    import harfactory as hf
+
+    from samldebug.profiles import Profile
+
+    flow = hf.sp_initiated()
+    doc = hf.saml_tracer(flow, export_filter="hash")
+    settings = replace(entra_settings(), profile=Profile(name="sp", relay_state=flow.relay_state))
+    report = analyze(hf.dumps(doc), settings, now=T0 + timedelta(days=3), at_message_time=True)
+    assert report.has("relay_state_hidden") and not report.has("relay_state_lost")
+    assert report.diagnosis is not None and any("hidden at export" in n for n in report.diagnosis.notes)
+    # The checklist's Relay State row compares a masked value by its hash.
+    import hashlib
+
+    masked = "{hash:" + hashlib.sha256(flow.relay_state.encode()).hexdigest() + "}"
+    row = next(r for r in checklist.build([], [], [], settings, masked) if r.item == "Relay State")
+    assert row.state == "ok" and row.note is not None and "hash matches" in row.note
+    wrong = replace(settings, profile=Profile(name="sp", relay_state="https://sp.example.com/other"))
+    row = next(r for r in checklist.build([], [], [], wrong, masked) if r.item == "Relay State")
+    assert row.state == "fail"
