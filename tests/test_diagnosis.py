@@ -238,9 +238,6 @@ def test_checklist_rows_follow_the_catalog_per_code() -> None:
     assert reply.state == "fail" and reply.seen == "https://app.example/acs/"
 
 
-_ = (replace,)
-
-
 def test_findings_list_follows_the_model() -> None:
     """The AADSTS code above the bare error status; encrypted above its algorithm warning."""
     spec = ResponseSpec(

@@ -27,11 +27,8 @@ from factory import (
     b64,
     build_response,
     idp_key,
-    make_keypair,
     other_key,
     sign,
-    signed_response,
-    to_bytes,
     xsw,
 )
 
@@ -676,5 +673,3 @@ TICKETS: list[Ticket] = [
         never=("RelayState did not come back",),
     ),
 ]
-
-_ = (make_keypair, signed_response, to_bytes)  # builders kept at hand for new tickets
