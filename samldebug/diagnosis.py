@@ -248,7 +248,7 @@ def diagnose(
     if key:
         evidence.append(key)
     fix = tuple(s for s in d.fix if not _forbidden(s, facts))
-    if facts.name_id_note and d.code in _NAME_ID_CODES:
+    if facts.name_id_note and d.code in _NAME_ID_CODES and not any(facts.name_id_note in s for s in fix):
         fix = (*fix, facts.name_id_note)
     return Diagnosis(
         code=d.code,
@@ -268,7 +268,13 @@ def _is_requirement(f: Finding, facts: Facts) -> bool:
     return f.code == "response_only_signed" and facts.signing in ("assertion", "both")
 
 
-_NAME_ID_CODES = {"name_id_missing", "name_id_value_mismatch", "name_id_unstable_jit", "name_id_format_mismatch"}
+_NAME_ID_CODES = {
+    "name_id_missing",
+    "name_id_value_mismatch",
+    "name_id_unstable_jit",
+    "name_id_format_mismatch",
+    "name_id_source_mismatch",
+}
 
 
 def _forbidden(step: str, facts: Facts) -> bool:
