@@ -232,27 +232,3 @@
   render("");
   box.hidden = false;
 })();
-
-// "Copy for ticket": copy the ticket text (diagnosis, steps, evidence, link) to the clipboard. Without JavaScript
-// the same text is in the "Ticket text" panel.
-(function () {
-  "use strict";
-  document.addEventListener("click", function (e) {
-    var button = e.target.closest ? e.target.closest("button[data-copy]") : null;
-    if (!button) return;
-    var source = document.getElementById(button.getAttribute("data-copy"));
-    var status = document.getElementById(button.id + "-status");
-    if (!source) return;
-    var text = source.textContent;
-    function done(message) { if (status) status.textContent = message; }
-    if (navigator.clipboard && navigator.clipboard.writeText) {
-      navigator.clipboard.writeText(text).then(function () { done("Copied."); }, function () {
-        source.closest("details").open = true; done("Select the text below and copy it.");
-      });
-    } else {
-      var panel = source.closest("details");
-      if (panel) panel.open = true;
-      done("Select the text below and copy it.");
-    }
-  });
-})();

@@ -42,8 +42,8 @@ def test_every_report_has_copy_for_ticket_and_the_banner_is_the_summary(app) -> 
     page = post_form(client, "/analyze", _audience_form()).get_data(as_text=True)
     headline = re.search(r'<div class="headline">(.*?)</div>', page, re.S)
     assert headline and "The Audience (Entra&#39;s Identifier (Entity ID)) is" in headline.group(1)
-    assert 'id="copy-ticket"' in page and 'data-copy="ticket-text"' in page
-    ticket = re.search(r'<pre id="ticket-text">(.*?)</pre>', page, re.S)
+    assert 'id="copy-ticket"' in page and 'data-copy="#diagnosis-ticket"' in page
+    ticket = re.search(r'<pre id="diagnosis-ticket">(.*?)</pre>', page, re.S)
     assert ticket is not None
     text = html_lib.unescape(ticket.group(1))
     assert text.startswith("The Audience (Entra's Identifier (Entity ID)) is `https://sp.example.com/saml/metadata/`")

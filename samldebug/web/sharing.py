@@ -12,10 +12,9 @@ from flask import Blueprint, Flask, Response, abort, jsonify, render_template, r
 
 from .. import redact
 from ..report import from_json, to_json, to_text
-from ..ticket import ticket_text as report_ticket
 from ..store import Created, StoreError
 from ..store.crypto import Unsealable
-from ..ticket import ticket_text
+from ..ticket import ticket_text as report_ticket
 from . import errors, present
 from .context import clock, config, fields, store
 from .errors import FormError, error_body, wants_json
@@ -82,14 +81,14 @@ def share() -> Any:
     try:
         created, links, stored = share_report(to_json(report), fields())
         text_url = url_for("share.permalink_text", report_id=created.id, key=created.key, _external=True)
-        shared_ticket = report_ticket(from_json(stored["report"]), links["permalink"])  # as stored: redacted
         ctx["shared"] = {
             "created": created,
             "text_url": text_url,
-            "ticket_text": shared_ticket,
+            "ticket_text": ticket_text(stored["report"], stored["title"], created.meta, links["permalink"]),
             **links,
         }
-        ctx["ticket"] = shared_ticket  # "Copy for ticket" now carries the link
+        # "Copy for ticket" now carries the link; built from what was stored (redacted).
+        ctx["ticket"] = report_ticket(from_json(stored["report"]), links["permalink"])
     except FormError as e:
         ctx["share_error"] = str(e)
     except StoreError:
