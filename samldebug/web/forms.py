@@ -107,7 +107,7 @@ def parse(
     hidden = ("input", "csrf_token", "sp_key", "sp_key_password")  # keys are never echoed back into the page
     shown = {k: str(v) for k, v in fields.items() if k not in hidden and isinstance(v, (str, int))}
     # No "evaluate at" typed: judged where the SP judged it (a message at its IssueInstant, a capture at receipt).
-    at_message_time = not str(fields.get("now", "") or "").strip()
+    at_message_time = not str(fields.get(now_field, "") or "").strip()
     return Analysis(data, settings, now, tuple(profile_notes + fetch_notes) + trust_notes, shown, at_message_time)
 
 
