@@ -18,7 +18,6 @@ logic that applies it:
 from __future__ import annotations
 
 import dataclasses
-import re
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from importlib import resources
 
-from . import catalog, urldiff
+from . import catalog, linear, urldiff
 from .config import Settings
 from .instants import duration, parse_time
 from .model import ChecklistRow, Diagnosis, EntraError, Finding, Message, Report, Severity, Values
@@ -335,11 +334,17 @@ def _steps(text: str | None) -> tuple[str, ...]:
     """'1. a 2. b' → ('a', 'b'); anything else is one step."""
     if not text:
         return ()
-    parts = [p.strip() for p in _NUMBERED.split(text) if p.strip()]
-    return tuple(parts) if len(parts) > 1 or _NUMBERED.match(text) else (text.strip(),)
+    bounds = [(m.start(), m.end()) for m in _NUMBERED.finditer(text)]
+    if not bounds:
+        return (text.strip(),)
+    ends = [start for start, _ in bounds[1:]] + [len(text)]
+    pieces = [text[: bounds[0][0]]] + [
+        text[end_of_number:stop] for (_, end_of_number), stop in zip(bounds, ends, strict=True)
+    ]
+    return tuple(p.strip() for p in pieces if p.strip())
 
 
-_NUMBERED = re.compile(r"(?:^|\s)\d{1,2}\. ")
+_NUMBERED = linear.compile(r"(?:^|\s)\d{1,2}\. ")  # fix texts quote values from the message
 
 
 def _fill(template: str, f: Finding, where: str) -> str:
@@ -424,7 +429,7 @@ def _reply_url(
     return side, where, summary, fix
 
 
-_RECEIVED_AT = re.compile(r"received at (\S+) instead of (\S+)")
+_RECEIVED_AT = linear.compile(r"received at (\S+) instead of (\S+)")
 
 
 def _library(f: Finding) -> str | None:

@@ -58,11 +58,16 @@ def analyze(
     `entry`: for a capture, analyse only that entry (HAR index)."""
     settings = settings or Settings()
     with budget.running(settings.limits.time_budget):  # one CPU budget for everything below
-        return _analyze(data, settings, now, notes, entry)
+        return _analyze(data, settings, now, notes, entry, at_message_time)
 
 
 def _analyze(
-    data: bytes | str, settings: Settings, now: datetime, notes: tuple[Finding, ...], entry: int | None
+    data: bytes | str,
+    settings: Settings,
+    now: datetime,
+    notes: tuple[Finding, ...],
+    entry: int | None,
+    at_message_time: bool = False,
 ) -> Report:
     raw = data.encode("utf-8", "replace") if isinstance(data, str) else data
     if har.looks_like_capture(raw):

@@ -127,6 +127,7 @@ WORST: dict[str, tuple[linear.Pattern[str] | linear.Pattern[bytes], str | bytes]
     "explain._CONFIG_CODE": (explain._CONFIG_CODE, '"sErrorCode":"1' * (N // 15)),
     "explain._CONFIG_EXCEPTION": (explain._CONFIG_EXCEPTION, '"strServiceExceptionMessage":"\\' * (N // 31)),
     "explain._CONFIG_TEXT": (explain._CONFIG_TEXT, '"sErrTxt":"\\x' * (N // 12)),
+    "explain._RECEIVED_AT": (explain._RECEIVED_AT, "received at x " * (N // 14)),
     "xmlsafe._SYSTEM_ID": (xmlsafe._SYSTEM_ID, b'SYSTEM "' * (N // 8)),
     "redact._EMAIL": (redact._EMAIL, "a" * (N // 2) + "@" + "b" * (N // 2)),
     "redact._USERINFO": (redact._USERINFO, "a://" + "b" * N),
