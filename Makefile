@@ -23,14 +23,17 @@ run: venv
 
 # Debian packages the tests use: chromium for the browser tests (Playwright cannot download its own browser
 # here), postgresql for the PostgreSQL storage tests, xmlsec1 for the pysaml2 IdP of the test SP's end-to-end
-# tests. Without root, missing ones make those tests skip (and fail under REQUIRE_BROWSER=1 / REQUIRE_POSTGRES=1 /
-# REQUIRE_IDP=1, as in CI).
+# tests, redis-server for rate limits shared between instances, nginx as the authenticating reverse proxy in front
+# of the sign-in tests. Without root, missing ones make those tests skip (and fail under REQUIRE_BROWSER=1 /
+# REQUIRE_POSTGRES=1 / REQUIRE_IDP=1 / REQUIRE_REDIS=1 / REQUIRE_NGINX=1, as in CI).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 system-deps:
 	@missing=""; \
 	  [ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	  [ -x /usr/bin/xmlsec1 ] || missing="$$missing xmlsec1"; \
+	  [ -x /usr/bin/redis-server ] || missing="$$missing redis-server"; \
+	  [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
 	  if [ -n "$$missing" ]; then \
 	    echo "installing Debian packages:$$missing"; \
 	    ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null) \
@@ -58,8 +61,11 @@ golden: venv
 bench: venv
 	$(BIN)/python benchmarks/bench_analyze.py --write
 	@[ ! -f benchmarks/bench_har.py ] || $(BIN)/python benchmarks/bench_har.py --write
+	$(BIN)/python benchmarks/bench_paths.py --write
 	$(BIN)/python benchmarks/load.py --write
 	$(BIN)/python benchmarks/bench_hostile.py 3
+	@if command -v wrk >/dev/null; then $(BIN)/python benchmarks/load_api.py --write; \
+	  else echo "wrk is not installed (apt-get install wrk): load_api.py skipped"; fi
 
 # Coverage-guided fuzzing (atheris) for a bounded time per target: FUZZ_SECONDS=600 make fuzz
 FUZZ_SECONDS ?= 60

@@ -6,6 +6,7 @@ Exit codes: 0 no error finding, 1 at least one error finding, 2 usage error (bad
 from __future__ import annotations
 
 import json
+import mmap
 import os
 import sys
 from dataclasses import asdict, replace
@@ -50,9 +51,12 @@ def read_bounded(stream: BinaryIO, cap: int) -> bytes:
     return stream.read(cap + 1)
 
 
-def _read_input(source: str, cap: int, capture_cap: int = Limits().max_capture_bytes) -> tuple[bytes, int | None]:
+def _read_input(
+    source: str, cap: int, capture_cap: int = Limits().max_capture_bytes
+) -> tuple[bytes | mmap.mmap, int | None]:
     """(data, known size). A path that does not exist but looks like pasted data is taken literally.
-    A capture (HAR, SAML-tracer export) may be larger than a single message: it gets its own cap."""
+    A capture (HAR, SAML-tracer export) may be larger than a single message: it gets its own cap, and a capture
+    file is mapped (mmap), not read: the reader walks it in place, so memory does not grow with the file."""
     if source == "-":
         head = read_bounded(sys.stdin.buffer, cap)
         if len(head) > cap and har.looks_like_capture(head):
@@ -67,7 +71,10 @@ def _read_input(source: str, cap: int, capture_cap: int = Limits().max_capture_b
         size = path.stat().st_size
         with path.open("rb") as fh:
             head = fh.read(64 * 1024)
-            limit = capture_cap if har.looks_like_capture(head) else cap
+            is_capture = har.looks_like_capture(head)
+            if is_capture and 0 < size <= capture_cap:
+                return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ), size  # the map outlives the file object
+            limit = capture_cap if is_capture else cap
             return head + read_bounded(fh, max(limit - len(head), 0)), size
     if len(source) > 64 or source.lstrip().startswith("<"):
         return source.encode(), len(source)
@@ -358,6 +365,7 @@ def analyze_cmd(
     default=4,
     show_default=True,
     type=click.IntRange(1, 64),
+    envvar="SAMLDEBUG_THREADS",
     help="Threads per worker (gthread): a slow analysis never stops /healthz or the page.",
 )
 @click.option("--timeout", default=60, show_default=True, type=click.IntRange(5, 3600), help="Worker timeout (s).")
@@ -434,6 +442,60 @@ def purge_cmd(database_url: str | None) -> None:
     click.echo(f"purged {removed} expired report(s) and {sp_removed} expired test SP record(s)")
 
 
+def parse_since(value: str, now: datetime) -> datetime:
+    """`7d`, `24h`, `30m`, `90s` before now, or an ISO 8601 instant."""
+    from datetime import timedelta
+
+    from .instants import parse_instant
+
+    units = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+    text = value.strip().lower()
+    if text[:-1].isdigit() and text[-1:] in units and len(text) <= 10:
+        return now - timedelta(seconds=int(text[:-1]) * units[text[-1]])
+    parsed = parse_instant(value)
+    if parsed is None:
+        raise click.BadParameter(f"{value!r}: use 7d, 24h, 30m or an ISO 8601 time", param_hint="--since")
+    return parsed
+
+
+@main.command("audit")
+@click.option("--since", "since_text", default="7d", show_default=True, help="7d, 24h, 30m, or an ISO 8601 time.")
+@click.option("--action", "actions", multiple=True, help="Only these actions (analyze, share, open, delete, …).")
+@click.option("--user", help="Only this user.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--database-url", envvar="SAMLDEBUG_DATABASE_URL", help="Default: the instance folder's SQLite file.")
+def audit_cmd(since_text: str, actions: tuple[str, ...], user: str | None, fmt: str, database_url: str | None) -> None:
+    """Print the audit trail: who analysed (a count), shared, opened, revoked or deleted which report, when and
+    from where (every instance writes to the same database)."""
+    from .store import Store, StoreError
+
+    since = parse_since(since_text, datetime.now(UTC))
+    if not database_url:
+        from .web import create_app
+
+        database_url = create_app().config["SAMLDEBUG"].database_url
+    store = Store(database_url)
+    try:
+        store.migrate()
+        entries = store.audit_since(since)
+    except StoreError as error:
+        raise click.ClickException(str(error)) from None
+    finally:
+        store.dispose()
+    shown = [e for e in entries if (not actions or e.action in actions) and (user is None or e.user == user)]
+    for e in shown:
+        at = e.at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        if fmt == "json":
+            row = {"at": at, "action": e.action, "user": e.user, "address": e.address}
+            click.echo(json.dumps({**row, "report_id": e.report_id, "count": e.count}, sort_keys=True))
+            continue
+        what = f"×{e.count}" if e.action == "analyze" else (e.report_id or "")
+        click.echo(f"{at}  {e.action:8} {e.user or '-':32} {e.address:15} {what}")
+    if fmt == "text":
+        analyses = sum(e.count for e in shown if e.action == "analyze")
+        click.echo(f"{len(shown)} event(s) since {since:%Y-%m-%d %H:%M} UTC; {analyses} analyses", err=True)
+
+
 @main.command("presets")
 def presets_cmd() -> None:
     """List the SP presets and their parameters."""
@@ -508,7 +570,8 @@ def sanitize_cmd(input_: str, output: str | None) -> None:
     limits = Limits()
     data, _size = _read_input(input_, limits.max_capture_bytes, limits.max_capture_bytes)
     try:
-        result = sanitize_capture(data, limits, max_capture_bytes=limits.max_capture_bytes)
+        whole = data if isinstance(data, bytes) else data[:]  # sanitize rewrites the capture: it needs the bytes
+        result = sanitize_capture(whole, limits, max_capture_bytes=limits.max_capture_bytes)
     except AnalysisStop as stop:
         raise click.ClickException(f"{stop.finding.title}: {stop.finding.actual or ''}".rstrip(": ")) from None
     if output:

@@ -108,6 +108,18 @@ class AppConfig:
     rate_limit_share: str = "20/minute"  # per client address
     trust_proxy_headers: bool = False  # honour X-Forwarded-For/-Proto (set behind a reverse proxy)
     sp_private_key_file: str = ""  # an SP private key (PEM) used to decrypt encrypted assertions for everyone
+    rate_limit_storage: str = "memory://"  # Flask-Limiter storage; redis://host:6379/0 shares limits between instances
+    auth: str = "off"  # who may use the page: off | proxy | oidc
+    auth_proxy_header: str = "X-Auth-Request-Email"  # proxy mode: the header carrying the signed-in user
+    auth_proxy_addresses: str = ""  # proxy mode: addresses/networks allowed to send that header (comma-separated)
+    oidc_issuer: str = ""  # OIDC mode: issuer URL (its /.well-known/openid-configuration is read)
+    oidc_client_id: str = ""  # OIDC mode: the app registration's client ID
+    oidc_client_secret: str = ""  # OIDC mode: its client secret
+    oidc_scope: str = "openid profile email"  # OIDC mode: scopes asked for
+    oidc_allowed_groups: str = ""  # OIDC mode: ID-token `groups` values allowed (comma-separated; empty: any)
+    oidc_allowed_roles: str = ""  # OIDC mode: ID-token `roles` (app roles) allowed (comma-separated; empty: any)
+    auth_permalinks: bool = False  # opening a permalink also requires sign-in (when auth is on)
+    audit_log: str = ""  # audit trail as JSON lines: a file path, "-" for stderr; default <instance>/audit.jsonl
 
     @classmethod
     def load(cls, env: Mapping[str, str], file_values: Mapping[str, object] | None = None) -> AppConfig:

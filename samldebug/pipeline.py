@@ -7,6 +7,7 @@ A step that cannot go on raises AnalysisStop carrying a finding; the report reco
 from __future__ import annotations
 
 import logging
+import mmap
 from datetime import datetime
 
 from . import budget, capture, checklist, diagnosis, explain, har
@@ -43,7 +44,7 @@ def stopped(stop: Finding, size: int, settings: Settings, now: datetime) -> Repo
 
 
 def analyze(
-    data: bytes | str,
+    data: bytes | str | mmap.mmap,
     settings: Settings | None = None,
     *,
     now: datetime,
@@ -55,23 +56,25 @@ def analyze(
     evaluation time was given, so a pasted message is judged at its own IssueInstant (with skew) and a capture at
     the moment the SP received each message; `now` then only says what has expired since.
     `notes`: findings about the trust sources (metadata, certificates) to show with the report.
-    `entry`: for a capture, analyse only that entry (HAR index)."""
+    `entry`: for a capture, analyse only that entry (HAR index). A capture may be an mmap of the file (read in
+    place, never copied whole into memory)."""
     settings = settings or Settings()
     with budget.running(settings.limits.time_budget):  # one CPU budget for everything below
         return _analyze(data, settings, now, notes, entry, at_message_time)
 
 
 def _analyze(
-    data: bytes | str,
+    data: bytes | str | mmap.mmap,
     settings: Settings,
     now: datetime,
     notes: tuple[Finding, ...],
     entry: int | None,
     at_message_time: bool = False,
 ) -> Report:
-    raw = data.encode("utf-8", "replace") if isinstance(data, str) else data
-    if har.looks_like_capture(raw):
-        return _analyze_capture(raw, settings, now, notes, entry)
+    mapped = data.encode("utf-8", "replace") if isinstance(data, str) else data
+    if har.looks_like_capture(mapped):
+        return _analyze_capture(mapped, settings, now, notes, entry)
+    raw = mapped if isinstance(mapped, bytes) else bytes(mapped)  # a single message is small (capped by the caller)
     decoded: Decoded | None = None
     messages: list[Message] = []
     found: list[Finding] = list(notes)
@@ -116,7 +119,7 @@ def _analyze(
 
 
 def _analyze_capture(
-    raw: bytes, settings: Settings, now: datetime, notes: tuple[Finding, ...], entry: int | None
+    raw: bytes | mmap.mmap, settings: Settings, now: datetime, notes: tuple[Finding, ...], entry: int | None
 ) -> Report:
     found: list[Finding] = list(notes)
     info: dict[str, object] | None = None

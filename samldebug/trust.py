@@ -6,6 +6,9 @@ URL come in through fetch.fetch_all.
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -37,6 +40,64 @@ class Trust:
         )
 
 
+class _DocumentCache:
+    """What a metadata document says and whether its own signature verifies, by content hash (and label and
+    limits): Entra's metadata is the same bytes on every request of a tenant, and parsing it and verifying its
+    signature costs more than analysing the response. Only time-independent results are kept (the document's
+    facts and its signature outcome, checked at an instant inside the signing certificate's validity); expiry
+    and validUntil are judged afresh at each evaluation instant. Bounded LRU, shared by threads."""
+
+    def __init__(self, entries: int = 64) -> None:
+        self.entries = entries
+        self._data: OrderedDict[tuple[bytes, str, Limits], tuple[md.IdpInfo, tuple[Finding, ...]] | Finding] = (
+            OrderedDict()
+        )
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[bytes, str, Limits]) -> tuple[md.IdpInfo, tuple[Finding, ...]] | Finding | None:
+        with self._lock:
+            value = self._data.get(key)
+            if value is not None:
+                self._data.move_to_end(key)
+            return value
+
+    def put(self, key: tuple[bytes, str, Limits], value: tuple[md.IdpInfo, tuple[Finding, ...]] | Finding) -> None:
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.entries:
+                self._data.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+
+DOCUMENTS = _DocumentCache()
+
+
+def read_document(data: bytes, source: str, limits: Limits) -> tuple[md.IdpInfo, tuple[Finding, ...]]:
+    """(what the document says, findings about its own signature); raises AnalysisStop for an unusable one."""
+    key = (hashlib.sha256(data).digest(), source, limits)
+    cached = DOCUMENTS.get(key)
+    if isinstance(cached, Finding):
+        raise AnalysisStop(cached)
+    if cached is not None:
+        return cached
+    try:
+        root = md.parse_document(data, source, limits)
+        info = md.read(root, source)
+    except AnalysisStop as stop:
+        DOCUMENTS.put(key, stop.finding)
+        raise
+    sig_notes: tuple[Finding, ...] = ()
+    if info.signed:
+        _status, _cert, found = md.verify_signature(root, strip_bom(data), [])
+        sig_notes = tuple(found)
+    DOCUMENTS.put(key, (info, sig_notes))
+    return info, sig_notes
+
+
 def collect(
     metadata_docs: Iterable[tuple[bytes, str] | tuple[bytes, str, str | None]],
     cert_docs: Iterable[tuple[bytes, str]],
@@ -50,8 +111,7 @@ def collect(
         data, source = doc[0], doc[1]
         url = doc[2] if len(doc) > 2 else None
         try:
-            root = md.parse_document(data, source, limits)
-            info = md.read(root, source)
+            info, sig_notes = read_document(data, source, limits)
         except AnalysisStop as stop:
             trust.notes.append(stop.finding)
             continue
@@ -61,9 +121,7 @@ def collect(
             trust.notes.extend(md.classify(info, url, now=now))
         else:
             trust.notes.extend(md.findings_for(info))
-        if info.signed:
-            _status, _cert, sig_notes = md.verify_signature(root, strip_bom(data), [])
-            trust.notes.extend(sig_notes)
+        trust.notes.extend(sig_notes)
         trust.sso_urls += [e.location for e in info.endpoints if e.kind == "SingleSignOnService"]
         trust.slo_urls += [e.location for e in info.endpoints if e.kind == "SingleLogoutService"]
         # Entra's tenant-independent metadata names the issuer as a template ({tenantid}): no issuer to expect.

@@ -8,6 +8,7 @@ import pytest
 from browser import browser  # noqa: F401 - the Chromium fixture, shared by browser tests
 from helpers import CORPUS
 from pg import postgres_url  # noqa: F401 - the PostgreSQL fixture
+from redis_server import redis_url  # noqa: F401 - the Redis fixture
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +30,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     with engine.begin() as conn:  # each test starts from an empty schema
         conn.execute(
             text(
-                "DROP TABLE IF EXISTS reports, schema_version, metadata_cache, test_sps, sp_requests, sp_seen, sp_results"
+                "DROP TABLE IF EXISTS reports, schema_version, metadata_cache, test_sps, sp_requests, sp_seen, "
+                "sp_results, audit"
             )
         )
     engine.dispose()

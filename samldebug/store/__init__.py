@@ -100,12 +100,27 @@ sp_results = Table(
     Column("ciphertext", LargeBinary, nullable=False),
 )
 
+# The audit trail: who analysed (a count, never the input), shared, opened, revoked or deleted which report, when
+# and from where. Never a payload, a permalink key, a delete token or anything read from a SAML message.
+audit = Table(
+    "audit",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("action", String(16), nullable=False),  # analyze | share | open | delete | revoke | signin | refused
+    Column("username", String(320), nullable=True),  # the signed-in user (proxy header or OIDC), None when auth is off
+    Column("address", String(64), nullable=False),
+    Column("report_id", String(32), nullable=True, index=True),
+    Column("count", Integer, nullable=False, default=1),  # analyses are counted, never recorded one by one
+)
+
 SCHEMA_VERSION = 4
 # Ordered migrations: version N upgrades N-1 → N. Version 1 is the initial schema; version 2 adds
-# metadata_cache, which create_all() creates on an existing database (new tables need no statement here).
-# Version 3 is the audit log (its own branch); version 4 adds the test SP tables (store/testsp.py: test_sps,
-# sp_requests, sp_seen, sp_results), also created by create_all().
-MIGRATIONS: dict[int, list[str]] = {2: [], 4: []}
+# metadata_cache; version 3 the audit table (who shared, opened, deleted which report; web/audit.py); version 4
+# the test SP tables (store/testsp.py: test_sps, sp_requests, sp_seen, sp_results). create_all() creates new
+# tables on an existing database, so new tables need no statement here (and a database that reached version 4
+# before the audit table existed gets it too).
+MIGRATIONS: dict[int, list[str]] = {2: [], 3: [], 4: []}
 
 
 class StoreError(RuntimeError):
@@ -118,6 +133,16 @@ class Meta:
     created_at: datetime
     expires_at: datetime
     redaction: str
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    at: datetime
+    action: str
+    user: str | None
+    address: str
+    report_id: str | None
+    count: int
 
 
 @dataclass(frozen=True)
@@ -236,6 +261,57 @@ class Store:
             conn.execute(
                 insert(metadata_cache).values(url=url, final_url=final_url, fetched_at=_utc(fetched_at), body=body)
             )
+
+    def audit_add(self, rows: list[dict[str, Any]]) -> None:
+        """rows: at, action, user, address, report_id, count (see the audit table)."""
+        if not rows:
+            return
+        try:
+            with self.engine.begin() as conn:
+                values = [{**{k: v for k, v in r.items() if k != "user"}, "username": r["user"]} for r in rows]
+                conn.execute(insert(audit), [{**v, "at": _utc(v["at"])} for v in values])
+        except SQLAlchemyError as e:
+            raise StoreError(f"the audit trail could not be written ({type(e).__name__})") from None
+
+    def audit_since(self, since: datetime, limit: int = 100_000) -> list[AuditEntry]:
+        try:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(audit).where(audit.c.at >= _utc(since)).order_by(audit.c.at, audit.c.seq).limit(limit)
+                ).all()
+        except SQLAlchemyError as e:
+            raise StoreError(f"the audit trail is unavailable ({type(e).__name__})") from None
+        return [
+            AuditEntry(_utc(r.at), r.action, r.username, r.address, r.report_id, int(r._mapping["count"])) for r in rows
+        ]
+
+    def shared_by(self, user: str, now: datetime) -> list[Meta]:
+        """The user's live permalinks (shared by them, neither expired nor deleted), newest first."""
+        shared = select(audit.c.report_id).where(audit.c.action == "share", audit.c.username == user)
+        query = (
+            select(reports.c.id, reports.c.created_at, reports.c.expires_at, reports.c.redaction)
+            .where(reports.c.id.in_(shared), reports.c.expires_at > _utc(now))
+            .order_by(reports.c.created_at.desc())
+        )
+        try:
+            with self.engine.connect() as conn:
+                rows = conn.execute(query).all()
+        except SQLAlchemyError as e:
+            raise StoreError(f"the report database is unavailable ({type(e).__name__})") from None
+        return [Meta(r.id, _utc(r.created_at), _utc(r.expires_at), r.redaction) for r in rows]
+
+    def revoke(self, report_id: str, user: str) -> bool:
+        """Delete a report without its delete token, for the user the audit trail says shared it."""
+        owned = select(audit.c.seq).where(
+            audit.c.action == "share", audit.c.username == user, audit.c.report_id == report_id
+        )
+        try:
+            with self.engine.begin() as conn:
+                if conn.execute(owned.limit(1)).first() is None:
+                    return False
+                return bool(conn.execute(delete(reports).where(reports.c.id == report_id)).rowcount)
+        except SQLAlchemyError as e:
+            raise StoreError(f"the report database is unavailable ({type(e).__name__})") from None
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -16,7 +16,7 @@ from flask import Flask
 
 from .. import catalog, decrypt, profiles
 from ..config import AppConfig
-from . import api, errors, limits, logs, security, sharing, views
+from . import api, audit, auth, context, errors, jsonio, limits, logs, mine, security, sharing, views
 from .present import ticks, uris
 
 log = logging.getLogger("samldebug.web")
@@ -83,7 +83,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     app.jinja_env.filters["ticks"] = ticks
     app.jinja_env.filters["uris"] = uris
+    jsonio.init_app(app)
     security.init_app(app)
+    auth.init_app(app)
     errors.init_app(app)
     logs.install(app)
     logs.init_request_logging(app)
@@ -94,4 +96,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from . import testsp
 
     testsp.init_app(app)  # after limits: its ACS/SLO/preview share the analysis rate limit
+    audit.init_app(app, context.store, lambda: (app.config.get("CLOCK") or _utcnow)())
+    mine.init_app(app)
     return app
+
+
+def _utcnow() -> Any:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)

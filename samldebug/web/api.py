@@ -5,14 +5,15 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, abort, jsonify, request
 
 from .. import __version__
 from ..report import to_json
+from . import limits
 from .context import fields
 from .errors import error_body
 from .forms import run_analysis
-from .sharing import share_report
+from .sharing import delete_report, share_report
 
 bp = Blueprint("api", __name__)
 
@@ -35,6 +36,8 @@ def refuse_cross_site_forms() -> Any:
 
 
 @bp.post("/api/v1/analyze")
+@limits.share_requested
+@limits.analyze
 def api_analyze() -> Any:
     _, report = run_analysis()
     doc = to_json(report)
@@ -44,6 +47,18 @@ def api_analyze() -> Any:
         doc.update(links)
         doc["expires"] = created.meta.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ")
     return jsonify(doc)
+
+
+@bp.delete("/api/v1/reports/<report_id>")
+def api_delete(report_id: str) -> Any:
+    """Delete a shared report with its delete token: `Authorization: Bearer <token>` (or `X-Delete-Token`).
+    The token never travels in the URL here, so it cannot reach an access log."""
+    auth = request.headers.get("Authorization", "")
+    token = auth[7:].strip() if auth[:7].lower() == "bearer " else request.headers.get("X-Delete-Token", "").strip()
+    if not token:
+        abort(401, description="Send the delete token as 'Authorization: Bearer <token>'.")
+    delete_report(report_id, token)
+    return jsonify({"deleted": report_id})
 
 
 @bp.get("/healthz")
@@ -83,6 +98,7 @@ def openapi() -> dict[str, Any]:
             "error": {"type": "object", "properties": {"status": {"type": "integer"}, "message": {"type": "string"}}}
         },
     }
+    deleted = {"type": "object", "properties": {"deleted": {"type": "string", "description": "The report id"}}}
     return {
         "openapi": "3.1.0",
         "info": {
@@ -113,6 +129,42 @@ def openapi() -> dict[str, Any]:
                     },
                 }
             },
+            "/api/v1/reports/{report_id}": {
+                "delete": {
+                    "summary": "Delete a shared report with its delete token (no browser session needed)",
+                    "operationId": "deleteReport",
+                    "parameters": [{"name": "report_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                    "security": [{"deleteToken": []}],
+                    "responses": {
+                        "200": {"description": "Deleted", "content": {"application/json": {"schema": deleted}}},
+                        "401": {
+                            "description": "No delete token sent",
+                            "content": {"application/json": {"schema": error}},
+                        },
+                        "404": {
+                            "description": "Unknown report, wrong token, or already gone",
+                            "content": {"application/json": {"schema": error}},
+                        },
+                    },
+                }
+            },
+            "/r/{report_id}/delete/{token}": {
+                "delete": {
+                    "summary": "Delete a shared report through the delete_url returned by share=1",
+                    "operationId": "deleteReportByLink",
+                    "parameters": [
+                        {"name": "report_id", "in": "path", "required": True, "schema": {"type": "string"}},
+                        {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}},
+                    ],
+                    "responses": {
+                        "200": {"description": "Deleted", "content": {"application/json": {"schema": deleted}}},
+                        "404": {
+                            "description": "Unknown report, wrong token, or already gone",
+                            "content": {"application/json": {"schema": error}},
+                        },
+                    },
+                }
+            },
             "/api/v1/openapi.json": {
                 "get": {
                     "summary": "This document",
@@ -129,13 +181,20 @@ def openapi() -> dict[str, Any]:
             },
         },
         "components": {
+            "securitySchemes": {
+                "deleteToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "The delete token from the delete_url returned when the report was shared.",
+                }
+            },
             "schemas": {
                 "Report": {
                     "type": "object",
                     "description": "See samldebug/schema/report-2.json",
                     "required": ["schema", "messages", "findings"],
                 }
-            }
+            },
         },
     }
 

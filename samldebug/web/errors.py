@@ -18,6 +18,8 @@ log = logging.getLogger("samldebug.web")
 
 FRIENDLY = {
     400: "That request could not be used.",
+    401: "Sign-in required.",
+    403: "You may not do that here.",
     404: "There is nothing here (or it has expired).",
     405: "That is not how this page is used.",
     413: "That upload is larger than this server accepts.",
@@ -40,7 +42,7 @@ def form_page(endpoint: str, render: Callable[[str], Any]) -> None:
 
 
 def wants_json() -> bool:
-    return request.path.startswith("/api/") or request.path.endswith((".json", ".xml"))
+    return request.method == "DELETE" or request.path.startswith("/api/") or request.path.endswith((".json", ".xml"))
 
 
 def error_body(status: int, message: str) -> dict[str, Any]:
@@ -50,7 +52,7 @@ def error_body(status: int, message: str) -> dict[str, Any]:
 def handle(error: HTTPException) -> Any:
     status = error.code or 500
     message = FRIENDLY.get(status, "Error")
-    detail = error.description if status in (400, 404, 413, 429, 503) and error.description else None
+    detail = error.description if status in (400, 401, 403, 404, 413, 429, 503) and error.description else None
     if status == 413:
         upload = request.max_content_length or 0
         paste = current_app.config.get("MAX_FORM_MEMORY_SIZE") or 0

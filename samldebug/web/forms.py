@@ -20,6 +20,7 @@ from ..inputs import Inputs, profile_metadata, resolve
 from ..instants import parse_instant
 from ..model import AnalysisStop, Finding, Report
 from ..pipeline import analyze
+from . import audit
 from .context import clock, config, configured_profiles, metadata_ca_file, metadata_cache, sp_keys, upload
 from .context import fields as context_fields
 from .errors import FormError
@@ -40,7 +41,9 @@ class Analysis:
 def run_analysis(sharing: bool = False) -> tuple[Analysis, Report]:
     """This request's fields → Analysis → Report (raises FormError for an unusable request)."""
     a = parse(clock(), sharing=sharing)
-    return a, analyze(a.data, a.settings, now=a.now, notes=a.notes, at_message_time=a.at_message_time)
+    report = analyze(a.data, a.settings, now=a.now, notes=a.notes, at_message_time=a.at_message_time)
+    audit.analysed()  # a count per user and address, never the input
+    return a, report
 
 
 def choices() -> dict[str, Any]:

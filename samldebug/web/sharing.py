@@ -15,7 +15,7 @@ from ..report import from_json, to_json, to_text
 from ..store import Created, StoreError
 from ..store.crypto import Unsealable
 from ..ticket import ticket_text as report_ticket
-from . import errors, present
+from . import audit, errors, limits, present
 from .context import clock, config, fields, store
 from .errors import FormError, error_body, wants_json
 from .forms import run_analysis
@@ -59,6 +59,7 @@ def share_report(doc: dict[str, Any], fields: dict[str, Any]) -> tuple[Created, 
     created = store().create(
         payload, now=now, expires_at=now + timedelta(seconds=parse_expiry(fields.get("expires_in"))), redaction=level
     )
+    audit.record("share", created.id)
     links = {
         "permalink": url_for("share.permalink", report_id=created.id, key=created.key, _external=True),
         "delete_url": url_for("share.delete_confirm", report_id=created.id, token=created.delete_token, _external=True),
@@ -75,6 +76,8 @@ def ticket_text(doc: dict[str, Any], title: str, meta: Any, link: str) -> str:
 
 
 @bp.post("/share")
+@limits.share
+@limits.analyze
 def share() -> Any:
     a, report = run_analysis(sharing=True)
     ctx = page_context(report, a.fields, None, a.settings)
@@ -115,6 +118,7 @@ def _open(report_id: str, key: str) -> tuple[Any, dict[str, Any]]:
     if opened is None:
         abort(404, description="This report does not exist, has expired or was deleted.")
     meta, plaintext = opened
+    audit.record("open", report_id)
     return meta, json.loads(plaintext)
 
 
@@ -168,10 +172,21 @@ def delete_confirm(report_id: str, token: str) -> Any:
     return render_template("delete.html", meta=meta, report_id=report_id, token=token)
 
 
-@bp.post("/r/<report_id>/delete/<token>")
-def delete(report_id: str, token: str) -> Any:
-    if not _ID.match(report_id) or not store().delete(report_id, token):
+def delete_report(report_id: str, token: str) -> None:
+    """Delete with the delete token (404 when the id or token is wrong or the report is gone)."""
+    if not _ID.match(report_id) or not token or len(token) > 128 or not store().delete(report_id, token):
         abort(404, description="Nothing to delete: the link is wrong, or the report is already gone.")
+    audit.record("delete", report_id)
+
+
+@bp.route("/r/<report_id>/delete/<token>", methods=["POST", "DELETE"])
+def delete(report_id: str, token: str) -> Any:
+    """POST from the confirmation page (browser, CSRF token); DELETE from scripts on the API's delete_url (no
+    browser session: the token in the link is the capability, and a cross-site DELETE needs a CORS preflight this
+    server never grants)."""
+    delete_report(report_id, token)
+    if request.method == "DELETE":
+        return jsonify({"deleted": report_id}), 200
     return render_template("deleted.html"), 200
 
 

@@ -52,7 +52,7 @@ from ..report import from_json, to_json
 from ..sp import KeyPair, TestSP
 from ..store import StoreError
 from ..store.testsp import SPRecord, TestSPStore, owner_hash
-from . import present, security
+from . import limits, present, security
 from .context import clock, config, fields, metadata_ca_file, metadata_cache, store, typed, upload
 from .errors import FormError
 
@@ -320,6 +320,7 @@ def certificate(name: str) -> Any:
 
 
 @bp.post("/<name>/replay")
+@limits.analyze
 def replay(name: str) -> Any:
     """Copy a customer SP's request shape (its metadata or one of its AuthnRequests) into the knobs."""
     loaded = _load(name)
@@ -355,6 +356,7 @@ def _build(loaded: Loaded, idp: Idp, opts: sp.RequestOptions, now: datetime) -> 
 
 
 @bp.post("/<name>/preview")
+@limits.analyze
 def preview(name: str) -> Any:
     """The request as it would be sent, and what the report predicts Entra will answer."""
     loaded = _load(name)
@@ -442,6 +444,7 @@ def _start(loaded: Loaded, opts: sp.RequestOptions, how: str) -> Any:
 
 
 @bp.post("/<name>/start")
+@limits.analyze
 def start(name: str) -> Any:
     loaded = _load(name)
     try:
@@ -455,6 +458,7 @@ def start(name: str) -> Any:
 
 
 @bp.get("/<name>/login")
+@limits.analyze
 def login(name: str) -> Any:
     """Sign on URL (Entra's 'Test' button and My Apps come here when it is set): an SP-initiated sign-in with
     the knobs last used on the page."""
@@ -588,6 +592,7 @@ def csrf_exempt() -> bool:
 
 
 @bp.post("/<name>/acs")
+@limits.analyze
 def acs(name: str) -> Any:
     loaded = _load(name)
     if not _saml_params().get("SAMLResponse"):
@@ -601,6 +606,7 @@ def acs(name: str) -> Any:
 
 
 @bp.route("/<name>/slo", methods=["GET", "POST"])
+@limits.analyze
 def slo(name: str) -> Any:
     loaded = _load(name)
     params = _saml_params()
@@ -687,6 +693,7 @@ def _result_page(loaded: Loaded, result_id: str, status: int = 200, **ctx: Any) 
 
 
 @bp.post("/<name>/result/<result_id>/share")
+@limits.share
 def share_result(name: str, result_id: str) -> Any:
     from .sharing import share_report
 
@@ -734,11 +741,3 @@ def logout(name: str, result_id: str) -> Any:
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.extensions.setdefault("samldebug.csrf_exempt", []).append(csrf_exempt)
-    limiter = app.extensions.get("samldebug.limiter")
-    if limiter is not None:
-        settings = app.config["SAMLDEBUG"]
-        analyze_limit = limiter.shared_limit(settings.rate_limit_analyze, scope="analyze")
-        for endpoint in ("testsp.acs", "testsp.slo", "testsp.preview", "testsp.replay", "testsp.start", "testsp.login"):
-            app.view_functions[endpoint] = analyze_limit(app.view_functions[endpoint])
-        share_limit = limiter.shared_limit(settings.rate_limit_share, scope="share")
-        app.view_functions["testsp.share_result"] = share_limit(app.view_functions["testsp.share_result"])

@@ -16,7 +16,7 @@ from ..pipeline import analyze
 from ..report import to_json, verdict
 from ..sniff import Box
 from ..ticket import ticket_text
-from . import errors, forms, present
+from . import audit, errors, forms, limits, present
 from .context import clock, config, typed, upload_names
 from .context import fields as request_fields
 from .errors import error_body
@@ -108,6 +108,7 @@ def index() -> Any:
 
 
 @bp.post("/analyze")
+@limits.analyze
 def analyze_page() -> Any:
     a, report = run_analysis()
     return _page(report, a.fields, None, settings=a.settings)
@@ -117,6 +118,7 @@ errors.form_page("ui.analyze_page", lambda message: _page(None, typed(), message
 
 
 @bp.post("/analyze.json")
+@limits.analyze
 def analyze_json() -> Any:
     _, report = run_analysis()
     return jsonify(to_json(report))
@@ -130,6 +132,7 @@ def analyze_text() -> Any:
 
 
 @bp.post("/analyze.xml")
+@limits.analyze
 def analyze_xml() -> Any:
     _, report = run_analysis()
     if not report.messages:
@@ -170,12 +173,14 @@ def _time_source(side: str, report: Report) -> str:
 
 
 @bp.post("/compare")
+@limits.analyze_twice
 def compare_post() -> Any:
     fields = typed()
     reports, sides = [], []
     for side in ("a", "b"):
         a = forms.parse(clock(), input_field=f"input_{side}", file_field=f"file_{side}", now_field=f"now_{side}")
         report = analyze(a.data, a.settings, now=a.now, notes=a.notes, at_message_time=a.at_message_time)
+        audit.analysed()  # a count per user and address, never the input
         reports.append(report)
         sides.append(
             {
