@@ -64,7 +64,7 @@ def test_share_on_a_open_and_delete_on_b_and_one_limit_for_both(
         permalink, delete_url = links["permalink"], links["delete_url"]
         assert permalink.startswith(a.url)
         opened = http.request("GET", _on(permalink, b.url) + ".json")
-        assert opened.status == 200 and opened.json()["schema"] == "samldebug.report/1"
+        assert opened.status == 200 and opened.json()["schema"].startswith("samldebug.report/")
         deleted = http.request("DELETE", _on(delete_url, b.url))
         assert deleted.status == 200, deleted.data[:300]
         assert http.request("GET", _on(permalink, a.url) + ".json").status == 404  # gone on A too
@@ -150,4 +150,4 @@ def test_sigkill_mid_burst_every_answered_share_is_readable_on_the_other(
         for link in links:
             r = http.request("GET", _on(link, b.url) + ".json")
             assert r.status == 200, (link, r.status)
-            assert r.json()["schema"] == "samldebug.report/1"
+            assert r.json()["schema"].startswith("samldebug.report/")
