@@ -62,6 +62,7 @@ bench: venv
 	$(BIN)/python benchmarks/bench_analyze.py --write
 	@[ ! -f benchmarks/bench_har.py ] || $(BIN)/python benchmarks/bench_har.py --write
 	$(BIN)/python benchmarks/bench_paths.py --write
+	$(BIN)/python benchmarks/bench_signin.py --write
 	$(BIN)/python benchmarks/load.py --write
 	$(BIN)/python benchmarks/bench_hostile.py 3
 	@if command -v wrk >/dev/null; then $(BIN)/python benchmarks/load_api.py --write; \

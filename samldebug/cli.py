@@ -17,7 +17,7 @@ from typing import Any, BinaryIO
 
 import click
 
-from . import decrypt, fetch, har, profiles
+from . import decrypt, fetch, graph, har, profiles, signinlog
 from .certs import Anchor, CertError, load_certs
 from .config import AppConfig, Limits, MiB, Settings
 from .decode import mib, oversized
@@ -59,7 +59,7 @@ def _read_input(
     file is mapped (mmap), not read: the reader walks it in place, so memory does not grow with the file."""
     if source == "-":
         head = read_bounded(sys.stdin.buffer, cap)
-        if len(head) > cap and har.looks_like_capture(head):
+        if len(head) > cap and _large_kind(head):
             return head + read_bounded(sys.stdin.buffer, capture_cap - len(head)), None
         return head, None
     path = Path(source)
@@ -74,11 +74,37 @@ def _read_input(
             is_capture = har.looks_like_capture(head)
             if is_capture and 0 < size <= capture_cap:
                 return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ), size  # the map outlives the file object
-            limit = capture_cap if is_capture else cap
+            limit = capture_cap if is_capture or _large_kind(head) else cap
             return head + read_bounded(fh, max(limit - len(head), 0)), size
     if len(source) > 64 or source.lstrip().startswith("<"):
         return source.encode(), len(source)
     raise click.BadParameter(f"no such file: {source}", param_hint="INPUT")
+
+
+def _lookup_signins(config: AppConfig, report: Report) -> bytes | None:
+    """The Graph sign-in events for the report's first correlation ID (else request ID), or None (said on stderr)."""
+    try:
+        settings = graph.from_config(config)
+    except (ValueError, OSError) as e:
+        raise click.UsageError(f"sign-in log lookup: {e}") from None
+    if settings is None:
+        raise click.UsageError("--lookup-signins needs SAMLDEBUG_GRAPH_TENANT, _CLIENT_ID and _CERT_FILE")
+    ids = [("correlation", e.correlation_id) for e in report.entra_errors if e.correlation_id]
+    ids += [("request", e.trace_id) for e in report.entra_errors if e.trace_id]
+    if not ids:
+        click.echo("No correlation or request ID in the input: nothing to look up.", err=True)
+        return None
+    kind, value = ids[0]
+    try:
+        return graph.lookup(settings, kind, value or "")
+    except AnalysisStop as stop:
+        click.echo(f"Sign-in log lookup: {stop.finding.title} ({stop.finding.actual or ''})", err=True)
+        return None
+
+
+def _large_kind(head: bytes) -> bool:
+    """A capture or an Entra sign-in log download: allowed to be much larger than one message."""
+    return har.looks_like_capture(head) or signinlog.sniff(head) is not None
 
 
 def _read(src: str, flag: str) -> bytes:
@@ -180,6 +206,7 @@ def build_settings(
         expected_name_id=expected_name_id,
         profile=profile,
         decryption_keys=decryption_keys,
+        app_id=app_id,
     )
     settings, trust_notes = resolve(inputs, config, now, operator_keys=_operator_keys(config))
     bad = [n for n in trust_notes if n.code == "bad_certificate"]
@@ -251,6 +278,23 @@ def main() -> None:
 @click.option("--param", "preset_params", multiple=True, metavar="NAME=VALUE", help="A preset parameter.")
 @click.option("--sp-metadata", metavar="PATH", help="The SP's metadata: its entity ID, ACS URLs, certificates.")
 @click.option("--entry", type=click.IntRange(0), help="For a capture (HAR): analyse only this entry (its index).")
+@click.option(
+    "--signin-log",
+    metavar="PATH",
+    help="An Entra sign-in log (Graph JSON, or the admin center's JSON / CSV download) beside INPUT: the events of "
+    "this sign-in are matched by correlation ID, request ID or user and time, and explain it.",
+)
+@click.option(
+    "--lookup-signins",
+    is_flag=True,
+    help="Look the report's correlation / request IDs up in the Entra sign-in logs through Microsoft Graph "
+    "(needs SAMLDEBUG_GRAPH_TENANT, _CLIENT_ID and _CERT_FILE) and analyse them together.",
+)
+@click.option(
+    "--signin-filter",
+    metavar="ID|UPN",
+    help="Keep only the sign-in log events of this correlation ID, request ID or user.",
+)
 @click.option("--expected-name-id", help="The NameID value the SP expects for this user (transformation hints).")
 @click.option(
     "--sp-key",
@@ -300,6 +344,9 @@ def analyze_cmd(
     preset_params: tuple[str, ...],
     sp_metadata: str | None,
     entry: int | None,
+    signin_log: str | None,
+    lookup_signins: bool,
+    signin_filter: str | None,
     expected_name_id: str | None,
     sp_key: tuple[str, ...],
     sp_key_password: str | None,
@@ -339,14 +386,46 @@ def analyze_cmd(
         expected_name_id=expected_name_id,
         decryption_keys=tuple(keys),
     )
+    log_data = None
+    if signin_log:
+        read_log, log_size = _read_input(signin_log, limits.max_capture_bytes, limits.max_capture_bytes)
+        log_data = read_log if isinstance(read_log, bytes) else bytes(read_log)
+        if len(log_data) > limits.max_capture_bytes:
+            raise click.BadParameter(
+                f"{signin_log}: {mib(log_size or len(log_data))}, larger than {mib(limits.max_capture_bytes)}",
+                param_hint="--signin-log",
+            )
     notes = tuple(profile_notes) + notes
-    is_capture = har.looks_like_capture(data[: 64 * 1024])
+    is_capture = _large_kind(data[: 64 * 1024])
     cap = limits.max_capture_bytes if is_capture else limits.max_input_bytes
     if len(data) > cap:
         shown = mib(size) if size is not None else f"more than {mib(cap)}"
         report = stopped(oversized("capture" if is_capture else "input", shown, cap), size or len(data), settings, now)
     else:
-        report = analyze(data, settings, now=now, notes=notes, entry=entry, at_message_time=now_text is None)
+        at = now_text is None
+        report = analyze(
+            data,
+            settings,
+            now=now,
+            notes=notes,
+            entry=entry,
+            at_message_time=at,
+            signin_log=log_data,
+            signin_filter=signin_filter,
+        )
+        if lookup_signins and log_data is None:
+            looked_up = _lookup_signins(config, report)
+            if looked_up is not None:
+                report = analyze(
+                    data,
+                    settings,
+                    now=now,
+                    notes=notes,
+                    entry=entry,
+                    at_message_time=at,
+                    signin_log=looked_up,
+                    signin_filter=signin_filter,
+                )
     if fmt == "json":
         click.echo(dumps(report))
     elif fmt == "ticket":

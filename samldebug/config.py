@@ -60,6 +60,7 @@ class Settings:
     decryption_keys: tuple[Any, ...] = field(default=(), repr=False)
     profile: Any = None  # the SP profile these settings came from (profiles.Profile), for the checklist
     name_id_format: str | None = None  # the NameID format the SP expects
+    app_id: str | None = None  # the enterprise app's Application ID: sign-in log events of other apps are told apart
     limits: Limits = field(default_factory=Limits)
 
 
@@ -120,6 +121,12 @@ class AppConfig:
     oidc_allowed_roles: str = ""  # OIDC mode: ID-token `roles` (app roles) allowed (comma-separated; empty: any)
     auth_permalinks: bool = False  # opening a permalink also requires sign-in (when auth is on)
     audit_log: str = ""  # audit trail as JSON lines: a file path, "-" for stderr; default <instance>/audit.jsonl
+    # Optional sign-in log lookup in Microsoft Graph (all three set, or nothing is fetched): an app registration
+    # with a certificate credential and the application permission AuditLog.Read.All.
+    graph_tenant: str = ""  # tenant ID or domain whose sign-in logs are read
+    graph_client_id: str = ""  # the app registration's Application (client) ID
+    graph_cert_file: str = ""  # PEM file with the certificate credential's private key and certificate
+    graph_cloud: str = "global"  # global | usgov | china
 
     @classmethod
     def load(cls, env: Mapping[str, str], file_values: Mapping[str, object] | None = None) -> AppConfig:

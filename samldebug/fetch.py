@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
 import urllib3
 from urllib3.connection import HTTPConnection, HTTPSConnection
@@ -822,3 +822,156 @@ def entra_source(tenant: str, app_id: str | None, cloud: str = "global") -> Meta
     tenant or app ID is not one."""
     url = entra_metadata_url(tenant, app_id, cloud)
     return MetadataSource(url, f"Entra metadata ({tenant}{', app ' + app_id if app_id else ''})")
+
+
+# --- any request under the same rules (Microsoft Graph sign-in log lookup, its token request) ----------------
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    status: int
+    headers: dict[str, str]  # names in lower case
+    body: bytes
+
+
+GRAPH_USER_AGENT = "samldebug-signin-lookup/0.1"
+
+
+def http_request(
+    method: str,
+    url: str,
+    policy: FetchPolicy,
+    *,
+    headers: dict[str, str] | None = None,
+    body: bytes | None = None,
+    resolver: Resolver = socket.getaddrinfo,
+) -> HttpAnswer:
+    """One request under the metadata fetcher's rules: the host must be in `policy.allowed_hosts`, it is resolved
+    once and the connection pinned to a checked address (private and metadata-service addresses refused), one
+    deadline bounds it all, the answer is size-capped, and redirects are not followed. Raises AnalysisStop."""
+    where = clip(url)
+    target = _check_url(url, policy, 0, where)
+    watchdog = _Watchdog()
+    run = _Run(policy, resolver, time.monotonic() + policy.total_timeout, watchdog, where)
+    timer = threading.Timer(policy.total_timeout, watchdog.fire)
+    timer.daemon = True
+    timer.start()
+    try:
+        last: AnalysisStop | None = None
+        for ip in _addresses(run, target, 0):
+            try:
+                return _send(run, target, ip, method, headers or {}, body)
+            except AnalysisStop as stop:
+                if stop.finding.code != "fetch_connect_failed" or run.timed_out():
+                    raise
+                last = stop
+        assert last is not None
+        raise last
+    finally:
+        timer.cancel()
+
+
+def _send(run: _Run, target: _Target, ip: str, method: str, headers: dict[str, str], body: bytes | None) -> HttpAnswer:
+    remaining = run.remaining()
+    if remaining <= 0:
+        raise run.timeout(f"connecting to {target.host}")
+    timeout = urllib3.Timeout(connect=min(run.policy.connect_timeout, remaining), read=remaining)
+    pool = _pool(run, target, ip, timeout)
+    resp: urllib3.BaseHTTPResponse | None = None
+    try:
+        resp = pool.urlopen(
+            method,
+            target.path,
+            body=body,
+            headers={
+                "Host": target.host_header,
+                "User-Agent": GRAPH_USER_AGENT,
+                "Accept-Encoding": "identity",
+                **headers,
+            },
+            retries=False,
+            redirect=False,
+            assert_same_host=False,
+            preload_content=False,
+            release_conn=False,
+            timeout=timeout,
+        )
+        data = _read_body(run, resp, target)
+        return HttpAnswer(resp.status, {k.lower(): v for k, v in resp.headers.items()}, data)
+    except (Urllib3Error, OSError) as e:
+        raise _network_failure(run, target, ip, e) from None
+    finally:
+        if resp is not None:
+            resp.close()
+        pool.close()
+
+
+class TransportError(Exception):
+    """A request the transport refused or could not complete; carries the finding that says why."""
+
+    def __init__(self, finding: Finding) -> None:
+        super().__init__(finding.title)
+        self.finding = finding
+
+
+class MsalResponse:
+    """What MSAL reads from its http_client's answers."""
+
+    def __init__(self, answer: HttpAnswer) -> None:
+        self.status_code = answer.status
+        self.headers = answer.headers
+        self.content = answer.body
+        self.text = answer.body.decode("utf-8", "replace")
+
+    def raise_for_status(self) -> None:
+        if self.status_code >= 400:
+            raise TransportError(
+                finding("signin_lookup_failed", actual=f"HTTP {self.status_code}: {clip(self.text, 300)}")
+            )
+
+
+class MsalHttpClient:
+    """MSAL's `http_client` (get / post, answers with status_code, text, headers, raise_for_status) built on
+    `http_request`: MSAL can reach only the hosts `policy` allows (the configured cloud's login and Graph hosts),
+    under the same SSRF rules as metadata fetches."""
+
+    def __init__(self, policy: FetchPolicy, resolver: Resolver = socket.getaddrinfo) -> None:
+        self.policy = policy
+        self.resolver = resolver
+
+    def get(
+        self, url: str, params: dict[str, str] | None = None, headers: dict[str, str] | None = None, **_: Any
+    ) -> MsalResponse:
+        return self._do("GET", url, params, None, headers)
+
+    def post(
+        self,
+        url: str,
+        params: dict[str, str] | None = None,
+        data: Any = None,
+        headers: dict[str, str] | None = None,
+        **_: Any,
+    ) -> MsalResponse:
+        return self._do("POST", url, params, data, headers)
+
+    def close(self) -> None:
+        """Nothing to close: every request has its own pinned connection."""
+
+    def _do(
+        self, method: str, url: str, params: dict[str, str] | None, data: Any, headers: dict[str, str] | None
+    ) -> MsalResponse:
+        if params:
+            url += ("&" if "?" in url else "?") + urlencode(params)
+        send = dict(headers or {})
+        body: bytes | None = None
+        if isinstance(data, dict):
+            body = urlencode(data).encode()
+            send.setdefault("Content-Type", "application/x-www-form-urlencoded")
+        elif isinstance(data, str):
+            body = data.encode()
+        elif isinstance(data, bytes):
+            body = data
+        try:
+            return MsalResponse(http_request(method, url, self.policy, headers=send, body=body, resolver=self.resolver))
+        except AnalysisStop as stop:
+            raise TransportError(stop.finding) from None

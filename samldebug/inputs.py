@@ -32,6 +32,7 @@ class Inputs:
     expected_name_id: str | None = None
     profile: Profile | None = None
     decryption_keys: tuple[Any, ...] = ()  # the user's SP keys; none: the operator's (AppConfig.sp_private_key_file)
+    app_id: str | None = None  # the enterprise app's Application ID (tells its sign-in log events from others')
 
 
 def profile_metadata(profile: Profile | None, *, given: bool) -> str | None:
@@ -57,6 +58,7 @@ def resolve(
         name_id_format=inputs.name_id_format or None,
         sp_anchors=inputs.sp_anchors,
         expected_name_id=inputs.expected_name_id or None,
+        app_id=(inputs.app_id or "").strip() or None,
     )
     settings = found.apply(settings)
     if inputs.profile is not None:

@@ -7,8 +7,11 @@ One `Finding` type is used everywhere. `Report` is what `analyze()` returns and 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
+
+from .instants import parse_instant
 
 SCHEMA_ID = "samldebug.report/2"
 SCHEMA_V1 = "samldebug.report/1"
@@ -233,6 +236,104 @@ class InputInfo:
     capture: dict[str, Any] | None = None  # format, producer, entry counts, what was dropped for privacy
 
 
+# --- Entra sign-in logs (read by signinlog.py, explained by signins.py) ----------------------------------------
+
+
+@dataclass(frozen=True)
+class CaPolicy:
+    """One entry of appliedConditionalAccessPolicies."""
+
+    name: str
+    id: str | None
+    result: str  # success, failure, notApplied, notEnabled, reportOnlySuccess, reportOnlyFailure, …
+    grant_controls: tuple[str, ...]  # enforcedGrantControls as logged (e.g. "Mfa", "RequireCompliantDevice")
+    session_controls: tuple[str, ...]
+    conditions_not_satisfied: str | None = None
+
+
+@dataclass(frozen=True)
+class AuthStep:
+    """One entry of authenticationDetails (the CSV carries only the MFA columns)."""
+
+    time: str | None
+    method: str | None
+    requirement: str | None  # "Primary authentication", "MFA", …
+    succeeded: bool | None
+    detail: str | None  # authenticationStepResultDetail
+
+
+@dataclass(frozen=True)
+class SignInEvent:
+    row: int  # position in the log (0-based)
+    time: str | None  # createdDateTime, ISO 8601 UTC
+    request_id: str | None  # id ("Request ID"; the error page's Request Id / Trace ID)
+    correlation_id: str | None
+    user: str | None  # userPrincipalName ("Username")
+    user_name: str | None  # userDisplayName ("User")
+    user_id: str | None
+    user_type: str | None  # member | guest
+    home_tenant_id: str | None
+    resource_tenant_id: str | None
+    cross_tenant_access_type: str | None  # none, b2bCollaboration, b2bDirectConnect, …
+    app_id: str | None
+    app_name: str | None
+    resource_name: str | None
+    resource_id: str | None
+    protocol: str | None  # authenticationProtocol (saml20, oAuth2, …) when logged
+    client_app: str | None
+    interactive: bool | None
+    ip: str | None
+    location: str | None
+    device: str | None  # display name, OS, browser
+    device_id: str | None
+    compliant: bool | None
+    managed: bool | None
+    trust_type: str | None
+    error_code: int  # status.errorCode; 0 = success
+    failure_reason: str | None
+    additional_details: str | None
+    conditional_access: str | None  # conditionalAccessStatus: success, failure, notApplied
+    policies: tuple[CaPolicy, ...]
+    auth_requirement: str | None
+    auth_steps: tuple[AuthStep, ...]
+    outcome: str  # success | interrupt | failure
+    source: str  # "Graph sign-in event", "admin center JSON event 17", "CSV line 42"
+    resolved: bool = False  # an interrupt followed by a success of the same flow
+
+    @property
+    def when(self) -> datetime | None:
+        return parse_instant(self.time)
+
+
+@dataclass(frozen=True)
+class SignInGroup:
+    user: str
+    app: str
+    error_code: int
+    outcome: str
+    count: int
+    first: str | None
+    last: str | None
+    failure_reason: str | None
+    example: str | None  # a request ID of the group
+    resolved: bool = False  # interrupts only: the same flow then succeeded (not a failure)
+
+
+@dataclass(frozen=True)
+class SignInLog:
+    format: str  # graph-event | graph-page | admin-json | admin-csv
+    total: int  # events in the log
+    matched: int  # events that passed the filter (== total without one)
+    counts: dict[str, int]  # outcome → events (after the filter)
+    events: tuple[SignInEvent, ...]  # kept whole: failures and interrupts first, in time order, at most MAX_KEPT
+    groups: tuple[SignInGroup, ...]  # failed first, then by count
+    unreadable: int = 0
+    unknown_columns: tuple[str, ...] = ()
+    only: str | None = None  # the filter (correlation ID, request ID or UPN)
+    next_link: bool = False  # a Graph page with @odata.nextLink: more events exist than this page holds
+    dropped_groups: int = 0  # events in groups past MAX_GROUPS
+
+
 @dataclass(frozen=True)
 class Diagnosis:
     """One root cause in one sentence (the banner), the side that fixes it, where, the steps, the evidence."""
@@ -260,6 +361,7 @@ class Report:
     checklist: tuple[ChecklistRow, ...] = ()
     flows: tuple[Flow, ...] = ()
     timeline: tuple[TimelineEntry, ...] = ()
+    signins: SignInLog | None = None  # an Entra sign-in log given as (or with) the evidence
     schema: str = SCHEMA_ID
     diagnosis: Diagnosis | None = None  # always set by analyze(); None only while a report is being built
     flow_diagnoses: tuple[Diagnosis, ...] = ()  # a capture: one per flow, in flow order

@@ -6,17 +6,18 @@ A step that cannot go on raises AnalysisStop carrying a finding; the report reco
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import mmap
 from datetime import datetime
 
-from . import budget, capture, checklist, diagnosis, explain, har
+from . import budget, capture, checklist, diagnosis, explain, har, signinlog, signins
 from .analysis import analyze_xml
 from .catalog import finding
 from .config import Settings
 from .decode import Decoded, decode
 from .instants import iso
-from .model import AnalysisStop, EntraError, Finding, InputInfo, Message, Report
+from .model import AnalysisStop, EntraError, Finding, InputInfo, Message, Report, SignInLog
 
 log = logging.getLogger(__name__)
 
@@ -51,16 +52,21 @@ def analyze(
     notes: tuple[Finding, ...] = (),
     entry: int | None = None,
     at_message_time: bool = False,
+    signin_log: bytes | None = None,
+    signin_filter: str | None = None,
 ) -> Report:
     """`now`: the evaluation instant (--now / "Evaluate at"), or with `at_message_time` the wall clock: no
     evaluation time was given, so a pasted message is judged at its own IssueInstant (with skew) and a capture at
     the moment the SP received each message; `now` then only says what has expired since.
     `notes`: findings about the trust sources (metadata, certificates) to show with the report.
     `entry`: for a capture, analyse only that entry (HAR index). A capture may be an mmap of the file (read in
-    place, never copied whole into memory)."""
+    place, never copied whole into memory).
+    `signin_log`: an Entra sign-in log given beside the evidence (a capture, an error page, a message): its events
+    are matched to it and explain it. `signin_filter`: keep only the log events of one correlation ID, request ID
+    or user."""
     settings = settings or Settings()
     with budget.running(settings.limits.time_budget):  # one CPU budget for everything below
-        return _analyze(data, settings, now, notes, entry, at_message_time)
+        return _analyze(data, settings, now, notes, entry, at_message_time, signin_log, signin_filter)
 
 
 def _analyze(
@@ -70,11 +76,35 @@ def _analyze(
     notes: tuple[Finding, ...],
     entry: int | None,
     at_message_time: bool = False,
+    signin_log: bytes | None = None,
+    signin_filter: str | None = None,
 ) -> Report:
     mapped = data.encode("utf-8", "replace") if isinstance(data, str) else data
     if har.looks_like_capture(mapped):
-        return _analyze_capture(mapped, settings, now, notes, entry)
+        report = _analyze_capture(mapped, settings, now, notes, entry)
+        return _with_signins(report, signin_log, settings, signin_filter) if signin_log is not None else report
     raw = mapped if isinstance(mapped, bytes) else bytes(mapped)  # a single message is small (capped by the caller)
+    if (shape := signinlog.sniff(raw)) in ("json", "csv"):
+        return _analyze_signins(raw, settings, now, notes, signin_filter)
+    if shape == "other-log":
+        # JSON records or a CSV table that are not an Entra sign-in log: pasted text that still holds an Entra
+        # error or an SP library's message is read as such; anything else gets the sign-in reader's verdict.
+        report = _analyze_message(raw, settings, now, notes, at_message_time)
+        if not report.has("error_text_recognised"):
+            return _analyze_signins(raw, settings, now, notes, signin_filter)
+    elif signin_log is None and (pair := signinlog.split_paste(raw)) is not None:
+        # An error page (or a message) and the sign-in log entry pasted together, one after the other.
+        return _analyze(pair[0], settings, now, notes, entry, at_message_time, pair[1], signin_filter)
+    else:
+        report = _analyze_message(raw, settings, now, notes, at_message_time)
+    if signin_log is not None:
+        report = _with_signins(report, signin_log, settings, signin_filter)
+    return report
+
+
+def _analyze_message(
+    raw: bytes, settings: Settings, now: datetime, notes: tuple[Finding, ...], at_message_time: bool
+) -> Report:
     decoded: Decoded | None = None
     messages: list[Message] = []
     found: list[Finding] = list(notes)
@@ -165,6 +195,100 @@ def _too_deep() -> Finding:
     )
 
 
+def _read_signins(
+    raw: bytes, settings: Settings, only: str | None
+) -> tuple[SignInLog | None, list[Finding], list[EntraError]]:
+    found: list[Finding] = []
+    errors: list[EntraError] = []
+    log_ = None
+    try:
+        log_, notes = signinlog.read_signins(raw, only=only, max_bytes=settings.limits.max_capture_bytes)
+        evidence = signins.evidence(log_, saml_app_id=settings.app_id)
+        found += notes + evidence.findings
+        errors += evidence.errors
+    except AnalysisStop as stop:
+        found.append(stop.finding)
+    except RecursionError:
+        found.append(_too_deep())
+    except Exception:  # noqa: BLE001 - a bug must become a finding, never a stack trace for the user
+        log.exception("sign-in log analysis failed")
+        found.append(finding("internal_error"))
+    return log_, found, errors
+
+
+def _analyze_signins(
+    raw: bytes, settings: Settings, now: datetime, notes: tuple[Finding, ...], only: str | None
+) -> Report:
+    """An Entra sign-in log on its own: each event (group) is evidence; Entra's own reasons are the findings."""
+    signin_log, found, errors = _read_signins(raw, settings, only)
+    found = list(notes) + found
+    report = Report(
+        input=InputInfo(size=len(raw), steps=("sign-in log", signin_log.format if signin_log else "unreadable")),
+        messages=(),
+        findings=sort_findings(found),
+        now=iso(now),
+        skew=settings.skew,
+        entra_errors=tuple(errors),
+        checklist=checklist.build([], found, errors, settings, None),
+        signins=signin_log,
+    )
+    return diagnosis.attach(report, settings)
+
+
+def _with_signins(report: Report, raw: bytes, settings: Settings, only: str | None) -> Report:
+    """The report of the other evidence with the sign-in log beside it: the matching events on its timeline, the
+    log's reason joined to what the capture or error page showed."""
+    signin_log, found, errors = _read_signins(raw, settings, only)
+    if signin_log is None:
+        return diagnosis.attach(
+            dataclasses.replace(report, findings=sort_findings([*report.findings, *found])), settings
+        )
+    capture = report.input.capture is not None
+    try:
+        joined = signins.correlate(signin_log, report.entra_errors, report.messages, capture=capture)
+    except Exception:  # noqa: BLE001 - a bug must become a finding, never a stack trace for the user
+        log.exception("sign-in log correlation failed")
+        joined = signins.Correlation(findings=[finding("internal_error")])
+    if not joined.matched and only is None and signin_log.total > len(signin_log.events):
+        # A long log keeps only some events whole: read it again for the IDs the evidence names.
+        wanted = [x for e in report.entra_errors for x in (e.correlation_id, e.trace_id) if x]
+        for value in dict.fromkeys(wanted[:4]):
+            try:
+                narrowed, _ = signinlog.read_signins(raw, only=value, max_bytes=settings.limits.max_capture_bytes)
+            except AnalysisStop:
+                break
+            if narrowed.matched:
+                signin_log = narrowed
+                joined = signins.correlate(narrowed, report.entra_errors, report.messages, capture=capture)
+                break
+    if joined.matched:
+        # Only the events of this sign-in explain it; the rest of the log stays in its summary (the groups).
+        matched = signins.Evidence()
+        for e in joined.matched:
+            signins.event_evidence(matched, e, settings.app_id)
+        found = [f for f in found if f.code in _LOG_INPUT_CODES] + matched.findings
+        errors = matched.errors
+    else:
+        errors = []
+    known = {(e.code, e.correlation_id) for e in report.entra_errors}
+    all_errors = [*report.entra_errors, *(e for e in errors if (e.code, e.correlation_id) not in known)]
+    all_found = [*joined.findings, *report.findings, *found]
+    timeline = sorted([*report.timeline, *joined.timeline], key=lambda t: t.time or "")
+    joined_report = dataclasses.replace(
+        report,
+        findings=sort_findings(all_found),
+        entra_errors=tuple(all_errors),
+        timeline=tuple(timeline),
+        checklist=checklist.build(list(report.messages), all_found, all_errors, settings, report.input.relay_state),
+        signins=signin_log,
+    )
+    return diagnosis.attach(joined_report, settings)
+
+
+# Findings about the sign-in log as input: kept beside a capture whatever the log's events say.
+_LOG_INPUT_CODES = frozenset(
+    {"signin_log_read", "signin_log_empty", "signin_events_unreadable", "signin_csv_unknown_columns", "internal_error"}
+)
 _NOT_A_MESSAGE = {"not_saml", "invalid_base64", "malformed_xml", "dtd_forbidden"}
 
 

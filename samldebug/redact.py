@@ -4,7 +4,8 @@ Always: every ds:SignatureValue is removed from the stored XML, so a permalink c
 sign-in; digests, references and the key identity stay, and the verification result is kept in the report.
 Levels: "none" keeps values; "identity" masks NameIDs and attribute values (every one in the XML: a second
 assertion's, a request's Subject, a NameID split by a comment), e-mail addresses (UPNs) in any text, URL userinfo
-and `;jsessionid=` session IDs; "all" also masks session indexes, addresses, RelayState and InResponseTo.
+and `;jsessionid=` session IDs, and a sign-in log's UPNs, names, object IDs, IP addresses, devices and locations;
+"all" also masks session indexes, addresses, RelayState and InResponseTo.
 Masked values become stable tokens ([redacted-1], …) so equal values still look equal.
 
 Values are masked where they occur as values: a field or an XML text equal to one, or the value standing as a
@@ -28,6 +29,11 @@ from .saml import DS, SAML, SAMLP, text
 
 LEVELS = ("none", "identity", "all")
 REMOVED = "[removed: signature value not stored]"
+# Sign-in log event fields masked at the "identity" level: UPN, display name, object ID, IP address, location,
+# device name and ID.
+_SIGNIN_IDENTITY = ("user", "user_name", "user_id", "ip", "location", "device", "device_id")
+
+
 CIPHER_REMOVED = "[removed: ciphertext not stored]"
 _XENC = "http://www.w3.org/2001/04/xmlenc#"
 
@@ -193,6 +199,14 @@ def _values(doc: dict[str, Any], level: str) -> list[str]:
         decrypted = (m.get("extra") or {}).get("decrypted_xml")
         if decrypted:
             found += _xml_values(str(decrypted), level)
+    # A sign-in log names people, their addresses, devices and whereabouts: identity values like the NameID.
+    signins = doc.get("signins") or {}
+    for e in signins.get("events", []):
+        found.extend(str(e.get(k) or "") for k in _SIGNIN_IDENTITY)
+    for g in signins.get("groups", []):
+        found.append(str(g.get("user") or ""))
+    if signins.get("only") and "@" in str(signins.get("only")):
+        found.append(str(signins["only"]))
     if level == "all":
         found.append(doc.get("input", {}).get("relay_state") or "")
         for flow in doc.get("flows", []) or []:

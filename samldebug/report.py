@@ -15,7 +15,7 @@ import msgspec
 
 from .catalog import claims, entry
 from .diagnosis import attach
-from .model import SCHEMA_ID, SCHEMA_V1, Finding, Message, Report, Severity, SignatureStatus
+from .model import SCHEMA_ID, SCHEMA_V1, Finding, Message, Report, Severity, SignatureStatus, SignInLog
 
 
 def _plain(value: Any) -> Any:
@@ -94,6 +94,8 @@ def to_json(report: Report) -> dict[str, Any]:
         "flows": [_plain(f) for f in report.flows],
         "timeline": [_plain(t) for t in report.timeline],
         "flow_diagnoses": [_plain(d) for d in report.flow_diagnoses],
+        # Only when a sign-in log was given, so reports of other inputs keep their exact shape.
+        **({"signins": _plain(report.signins)} if report.signins is not None else {}),
     }
 
 
@@ -107,6 +109,23 @@ def dumps(report: Report, indent: int | None = 2) -> str:
 
 
 # -- text ---------------------------------------------------------------------------------------------
+
+
+def signin_lines(log: SignInLog) -> list[str]:
+    """The sign-in log summary: counts, then the groups (failed first) with their counts and time span."""
+    c = log.counts
+    head = f"Sign-in log ({log.format}): {log.total} events"
+    if log.only:
+        head += f", {log.matched} matching {log.only}"
+    lines = ["", head + f"; {c['failure']} failed, {c['interrupt']} interrupted, {c['success']} succeeded"]
+    for g in log.groups[:25]:
+        what = "success" if g.outcome == "success" else f"AADSTS{g.error_code} ({g.outcome})"
+        span = g.first if g.first == g.last else f"{g.first} – {g.last}"
+        lines.append(f"  {g.count:>6} × {what:28} {g.user} → {g.app}   {span or ''}")
+    if len(log.groups) > 25:
+        lines.append(f"  … {len(log.groups) - 25} more groups")
+    return lines
+
 
 # ANSI SGR codes (what a terminal understands; the same sequences click.style writes): the core stays free of
 # terminal libraries.
@@ -168,6 +187,8 @@ def to_text(report: Report, colour: bool = False) -> str:
                 f"  #{t.entry} {when} {t.method} {t.host} {t.kind} ({t.binding or '-'}) "
                 f"HTTP {t.status or '-'} worst: {t.worst or '-'}"
             )
+    if report.signins is not None:
+        lines += signin_lines(report.signins)
     if report.checklist:
         lines.append("")
         lines.append("Entra setup checklist")

@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from cryptography import x509
 
-from . import har
+from . import har, signinlog
 from .certs import CertError, load_certs
 from .config import Limits
 from .decode import decode
@@ -28,6 +28,7 @@ class Kind(StrEnum):
     CERTIFICATE = "certificate"
     PRIVATE_KEY = "private_key"
     CAPTURE = "capture"  # HAR or SAML-tracer export
+    SIGNIN_LOG = "signin_log"  # an Entra sign-in log: Graph event / page, admin center JSON or CSV download
     ERROR_TEXT = "error_text"  # an Entra error (AADSTS…) in text, a page or a URL
     METADATA_URL = "metadata_url"
     URL = "url"
@@ -67,6 +68,7 @@ BOX_NAMES = {
 BELONGS: dict[Kind, Box | None] = {
     Kind.MESSAGE: Box.MESSAGE,
     Kind.CAPTURE: Box.MESSAGE,
+    Kind.SIGNIN_LOG: Box.MESSAGE,
     Kind.ERROR_TEXT: Box.MESSAGE,
     Kind.IDP_METADATA: Box.IDP_METADATA,
     Kind.SP_METADATA: None,
@@ -77,14 +79,15 @@ BELONGS: dict[Kind, Box | None] = {
 
 # What each box takes without comment. A kind missing here is named when found in that box.
 _LARGE = {Kind.MESSAGE, Kind.CAPTURE, Kind.IDP_METADATA, Kind.SP_METADATA, Kind.CERTIFICATE, Kind.PRIVATE_KEY}
+_LARGE |= {Kind.SIGNIN_LOG}
 _REJECTS: dict[Box, set[Kind]] = {
     Box.MESSAGE: {Kind.CERTIFICATE, Kind.PRIVATE_KEY, Kind.METADATA_URL, Kind.IDP_METADATA},
     Box.IDP_METADATA: {Kind.MESSAGE, Kind.CAPTURE, Kind.ERROR_TEXT, Kind.CERTIFICATE, Kind.PRIVATE_KEY}
-    | {Kind.SP_METADATA, Kind.METADATA_URL},
+    | {Kind.SP_METADATA, Kind.METADATA_URL, Kind.SIGNIN_LOG},
     Box.IDP_CERT: {Kind.MESSAGE, Kind.CAPTURE, Kind.ERROR_TEXT, Kind.IDP_METADATA, Kind.SP_METADATA}
-    | {Kind.PRIVATE_KEY, Kind.METADATA_URL},
-    Box.SP_CERT: {Kind.MESSAGE, Kind.CAPTURE, Kind.IDP_METADATA, Kind.SP_METADATA, Kind.PRIVATE_KEY},
-    Box.SP_KEY: {Kind.MESSAGE, Kind.CAPTURE, Kind.IDP_METADATA, Kind.SP_METADATA, Kind.CERTIFICATE},
+    | {Kind.PRIVATE_KEY, Kind.METADATA_URL, Kind.SIGNIN_LOG},
+    Box.SP_CERT: {Kind.MESSAGE, Kind.CAPTURE, Kind.IDP_METADATA, Kind.SP_METADATA, Kind.PRIVATE_KEY, Kind.SIGNIN_LOG},
+    Box.SP_KEY: {Kind.MESSAGE, Kind.CAPTURE, Kind.IDP_METADATA, Kind.SP_METADATA, Kind.CERTIFICATE, Kind.SIGNIN_LOG},
     Box.METADATA_URL: _LARGE | {Kind.ERROR_TEXT},
     Box.SP_ENTITY_ID: _LARGE | {Kind.ERROR_TEXT},
     Box.ACS_URL: _LARGE | {Kind.ERROR_TEXT},
@@ -219,6 +222,8 @@ def sniff(data: bytes | str, limits: Limits | None = None) -> Sniffed:
             return Sniffed(Kind.CERTIFICATE, "a certificate (PEM) that does not load")
     if har.looks_like_capture(stripped):
         return Sniffed(Kind.CAPTURE, "a browser capture (HAR or SAML-tracer export)")
+    if signinlog.sniff(stripped) in ("json", "csv"):
+        return Sniffed(Kind.SIGNIN_LOG, "an Entra sign-in log")
     try:
         decoded = decode(stripped, limits)
     except AnalysisStop:

@@ -11,7 +11,14 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "samldebug"
 # The shells: everything else is the pure core.
-SHELLS = ("samldebug.cli", "samldebug.__main__", "samldebug.fetch", "samldebug.store", "samldebug.web")
+SHELLS = (
+    "samldebug.cli",
+    "samldebug.__main__",
+    "samldebug.fetch",
+    "samldebug.graph",
+    "samldebug.store",
+    "samldebug.web",
+)
 FORBIDDEN = ("flask", "werkzeug", "click", "urllib3", "socket", "sqlalchemy", "gunicorn", "flask_limiter")
 
 

@@ -14,9 +14,9 @@ from typing import Any
 
 from flask import Flask
 
-from .. import catalog, decrypt, profiles
+from .. import catalog, decrypt, graph, profiles
 from ..config import AppConfig
-from . import api, audit, auth, context, errors, jsonio, limits, logs, mine, security, sharing, views
+from . import api, audit, auth, context, errors, jsonio, limits, logs, lookup, mine, security, sharing, views
 from .present import ticks, uris
 
 log = logging.getLogger("samldebug.web")
@@ -81,6 +81,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         key_data = Path(settings.sp_private_key_file).read_bytes()
         app.extensions["samldebug.sp_keys"] = tuple(decrypt.load_private_keys(key_data))
 
+    # The optional sign-in log lookup (graph.py): nothing is ever fetched unless the operator configured it.
+    app.extensions["samldebug.graph"] = app.config.get("GRAPH_SETTINGS") or graph.from_config(settings)
+
     app.jinja_env.filters["ticks"] = ticks
     app.jinja_env.filters["uris"] = uris
     jsonio.init_app(app)
@@ -91,6 +94,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     logs.init_request_logging(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(lookup.bp)
     sharing.init_app(app)
     limits.init_app(app)
     from . import testsp

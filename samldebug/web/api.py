@@ -82,6 +82,15 @@ FIELDS: dict[str, dict[str, Any]] = {
     },
     "required_claims": {"type": "string", "description": "Claim names the SP requires, comma or newline separated."},
     "name_id_format": {"type": "string", "description": "The NameID format the SP expects."},
+    "signin_log": {
+        "type": "string",
+        "description": "An Entra sign-in log beside the input (Graph JSON or the admin center's JSON / CSV download); "
+        "its events are matched to the input by correlation ID, request ID, or user and time.",
+    },
+    "signin_filter": {
+        "type": "string",
+        "description": "Keep only log events of this correlation ID, request ID or UPN.",
+    },
     "share": {"type": "string", "description": "1 to also store the report and return permalink and delete_url."},
     "expires_in": {"type": "string", "description": "Permalink lifetime: 1h, 1d, 7d (default), 30d or seconds."},
     "redact": {"type": "string", "enum": ["none", "identity", "all"], "description": "Redaction of the stored report."},
@@ -91,7 +100,14 @@ FIELDS: dict[str, dict[str, Any]] = {
 
 def openapi() -> dict[str, Any]:
     form_schema = {"type": "object", "properties": dict(FIELDS)}
-    multipart = {"type": "object", "properties": {**FIELDS, "file": {"type": "string", "format": "binary"}}}
+    multipart = {
+        "type": "object",
+        "properties": {
+            **FIELDS,
+            "file": {"type": "string", "format": "binary"},
+            "signin_log_file": {"type": "string", "format": "binary"},
+        },
+    }
     error = {
         "type": "object",
         "properties": {

@@ -3,6 +3,7 @@ the shared metadata cache, the configured SP profiles and keys, and the request'
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -96,3 +97,13 @@ def upload(name: str, cap: int) -> bytes | None:
 def upload_names() -> dict[str, str]:
     """field → file name of every file the request uploaded (the page shows them as settings in effect)."""
     return {name: f.filename for name, f in request.files.items() if f is not None and f.filename}
+
+
+def graph_settings() -> Any:
+    """The sign-in log lookup's settings (graph.GraphSettings), or None when the operator has not configured it."""
+    return current_app.extensions.get("samldebug.graph")
+
+
+def graph_resolver() -> Any:
+    """How the lookup resolves host names (tests map the cloud's hosts to a loopback server)."""
+    return current_app.config.get("GRAPH_RESOLVER") or socket.getaddrinfo

@@ -3,7 +3,7 @@
 Fields (form or JSON body): input | file, metadata (text) | metadata_file, cert (text) | cert_file,
 sp_entity_id, acs_url, idp_entity_id, metadata_url, tenant, app_id, cloud, profile (a configured name or
 "preset:<key>" with param_<name> / preset_param), sp_metadata_file, sp_cert, expected_name_id, skew, now,
-required_claims, name_id_format; for sharing also share,
+required_claims, name_id_format, signin_log | signin_log_file, signin_filter; for sharing also share,
 expires_in, redact, title (read by sharing.py).
 """
 
@@ -36,12 +36,22 @@ class Analysis:
     # No "evaluate at" typed: judge a pasted message at its own IssueInstant and a capture at receipt; `now` is
     # then the wall clock (or, when sharing, the instant the user saw the report at).
     at_message_time: bool = False
+    signin_log: bytes | None = None  # an Entra sign-in log given beside the input
+    signin_filter: str | None = None
 
 
 def run_analysis(sharing: bool = False) -> tuple[Analysis, Report]:
     """This request's fields → Analysis → Report (raises FormError for an unusable request)."""
     a = parse(clock(), sharing=sharing)
-    report = analyze(a.data, a.settings, now=a.now, notes=a.notes, at_message_time=a.at_message_time)
+    report = analyze(
+        a.data,
+        a.settings,
+        now=a.now,
+        notes=a.notes,
+        at_message_time=a.at_message_time,
+        signin_log=a.signin_log,
+        signin_filter=a.signin_filter,
+    )
     audit.analysed()  # a count per user and address, never the input
     return a, report
 
@@ -105,13 +115,19 @@ def parse(
         expected_name_id=_text(fields, "expected_name_id"),
         profile=profile,
         decryption_keys=_decryption_keys(fields),
+        app_id=_text(fields, "app_id"),
     )
     settings, trust_notes = resolve(inputs, cfg, now, operator_keys=sp_keys())
-    hidden = ("input", "csrf_token", "sp_key", "sp_key_password")  # keys are never echoed back into the page
+    signin_log = upload("signin_log_file", cfg.max_upload_bytes) or _text(fields, "signin_log").encode() or None
+    # Keys are never echoed back into the page (nor the possibly large sign-in log).
+    hidden = ("input", "csrf_token", "sp_key", "sp_key_password", "signin_log")
     shown = {k: str(v) for k, v in fields.items() if k not in hidden and isinstance(v, (str, int))}
     # No "evaluate at" typed: judged where the SP judged it (a message at its IssueInstant, a capture at receipt).
     at_message_time = not str(fields.get(now_field, "") or "").strip()
-    return Analysis(data, settings, now, tuple(profile_notes + fetch_notes) + trust_notes, shown, at_message_time)
+    notes = tuple(profile_notes + fetch_notes) + trust_notes
+    return Analysis(
+        data, settings, now, notes, shown, at_message_time, signin_log, _text(fields, "signin_filter") or None
+    )
 
 
 def _metadata_documents(fields: dict[str, Any], cfg: AppConfig) -> list[tuple[bytes, str, str | None]]:

@@ -17,7 +17,7 @@ from ..report import to_json, verdict
 from ..sniff import Box
 from ..ticket import ticket_text
 from . import audit, errors, forms, limits, present
-from .context import clock, config, typed, upload_names
+from .context import clock, config, graph_settings, typed, upload_names
 from .context import fields as request_fields
 from .errors import error_body
 from .forms import choices, run_analysis
@@ -36,6 +36,7 @@ def page_context(
         "profile": settings.profile if settings is not None else None,
         "default_skew": config().default_skew,
         "misplaced": misplaced(),
+        "signin_lookup": graph_settings() is not None,  # the report's "Look up in sign-in logs" action
     }
     if report is not None:
         ctx.update(present.view(report, config().limits(), clock(), settings=settings))
