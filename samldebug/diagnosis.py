@@ -753,6 +753,22 @@ def _healthy(findings: Sequence[Finding], messages: Sequence[Message], facts: Fa
         return Diagnosis(HEALTHY, summary, "none", "Nothing to change", (), (), None, notes=notes)
     if messages:
         return Diagnosis(HEALTHY, "No problem found in this message.", "none", "Nothing to change", notes=notes)
+    logged = next((f for f in findings if f.code == "signin_succeeded"), None)
+    if logged is not None:  # an Entra sign-in log that records only successes: Entra issued the response
+        summary = (
+            f"Entra's sign-in log records success ({logged.actual}): if the user still cannot get in, the SP "
+            "refused the response."
+        )
+        return Diagnosis(
+            HEALTHY,
+            summary,
+            "sp",
+            "The SP's own log and the SAML response it received",
+            _steps(logged.fix or ""),
+            (),
+            None,
+            notes=notes,
+        )
     entry = catalog.entry(NOTHING)
     return Diagnosis(NOTHING, entry.title + ".", "none", "The input", _steps(entry.fix), (), None, notes=notes)
 

@@ -203,7 +203,8 @@ def test_lookup_by_correlation_id_sends_the_exact_token_request_and_query(server
     assert {s.host for s in rec.seen} == set(HOSTS)
 
     report = analyze(body, now=datetime(2026, 3, 2, 10, tzinfo=UTC))
-    assert report.findings[0].code == "signin_failure" and "Require compliant device" in report.findings[0].title
+    assert report.diagnosis is not None and report.diagnosis.code == "signin_ca_policy_failed"
+    assert "Require compliant device" in report.diagnosis.summary
 
     # A second lookup reuses the cached token: one more Graph GET, no second token request.
     graph.lookup(settings(port, ca_file, key_pem, cert_pem), "correlation", CORR, resolver=loopback)
