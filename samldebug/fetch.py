@@ -28,10 +28,10 @@ import socket
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlencode, urljoin, urlsplit
 
 import urllib3
@@ -50,6 +50,8 @@ from .decode import strip_bom
 from .entra import CLOUDS, GUID, TENANT_INDEPENDENT
 from .instants import iso
 from .model import AnalysisStop, Finding, Severity
+
+T = TypeVar("T")
 
 USER_AGENT = "samldebug-metadata-fetch/0.1"
 ACCEPT = "application/samlmetadata+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.1"
@@ -577,7 +579,12 @@ def _too_large(run: _Run, actual: str) -> AnalysisStop:
     )
 
 
-def _exchange(run: _Run, target: _Target, ip: str) -> _Answer:
+@contextlib.contextmanager
+def _opened(
+    run: _Run, target: _Target, ip: str, method: str, headers: dict[str, str], body: bytes | None = None
+) -> Iterator[urllib3.BaseHTTPResponse]:
+    """One request to one pinned address within the run's deadline: no retries, no redirects followed, the Host
+    header set explicitly; network failures become the run's finding; response and pool are always closed."""
     remaining = run.remaining()
     if remaining <= 0:
         raise run.timeout(f"connecting to {target.host}")
@@ -585,45 +592,51 @@ def _exchange(run: _Run, target: _Target, ip: str) -> _Answer:
     pool = _pool(run, target, ip, timeout)
     resp: urllib3.BaseHTTPResponse | None = None
     try:
-        resp = pool.urlopen(
-            "GET",
-            target.path,
-            headers={
-                "Host": target.host_header,
-                "User-Agent": USER_AGENT,
-                "Accept": ACCEPT,
-                "Accept-Encoding": "identity",
-            },
-            retries=False,
-            redirect=False,
-            assert_same_host=False,
-            preload_content=False,
-            release_conn=False,
-            timeout=timeout,
-        )
-        content_type = resp.headers.get("Content-Type", "")
-        body = _read_body(run, resp, target) if resp.status in (200, 203) else None
-        return _Answer(resp.status, resp.reason or "", resp.headers.get("Location"), content_type, body)
-    except (Urllib3Error, OSError) as e:
-        raise _network_failure(run, target, ip, e) from None
+        try:
+            resp = pool.urlopen(
+                method,
+                target.path,
+                body=body,
+                headers={"Host": target.host_header, "Accept-Encoding": "identity", **headers},
+                retries=False,
+                redirect=False,
+                assert_same_host=False,
+                preload_content=False,
+                release_conn=False,
+                timeout=timeout,
+            )
+            yield resp
+        except (Urllib3Error, OSError) as e:
+            raise _network_failure(run, target, ip, e) from None
     finally:
         if resp is not None:
             resp.close()
         pool.close()
 
 
-def _one_hop(run: _Run, target: _Target, hop: int) -> _Answer:
-    addresses = _addresses(run, target, hop)
+def _first_address_that_connects(run: _Run, target: _Target, hop: int, attempt: Callable[[str], T]) -> T:
+    """In the resolver's order; the next address only when this one refuses connections."""
     last: AnalysisStop | None = None
-    for ip in addresses:  # in the resolver's order; the next address only when this one refuses connections
+    for ip in _addresses(run, target, hop):
         try:
-            return _exchange(run, target, ip)
+            return attempt(ip)
         except AnalysisStop as stop:
             if stop.finding.code != "fetch_connect_failed" or run.timed_out():
                 raise
             last = stop
     assert last is not None
     raise last
+
+
+def _exchange(run: _Run, target: _Target, ip: str) -> _Answer:
+    with _opened(run, target, ip, "GET", {"User-Agent": USER_AGENT, "Accept": ACCEPT}) as resp:
+        content_type = resp.headers.get("Content-Type", "")
+        body = _read_body(run, resp, target) if resp.status in (200, 203) else None
+        return _Answer(resp.status, resp.reason or "", resp.headers.get("Location"), content_type, body)
+
+
+def _one_hop(run: _Run, target: _Target, hop: int) -> _Answer:
+    return _first_address_that_connects(run, target, hop, lambda ip: _exchange(run, target, ip))
 
 
 def _accept(run: _Run, answer: _Answer, target: _Target, now: datetime) -> Fetched:
@@ -857,53 +870,17 @@ def http_request(
     timer.daemon = True
     timer.start()
     try:
-        last: AnalysisStop | None = None
-        for ip in _addresses(run, target, 0):
-            try:
-                return _send(run, target, ip, method, headers or {}, body)
-            except AnalysisStop as stop:
-                if stop.finding.code != "fetch_connect_failed" or run.timed_out():
-                    raise
-                last = stop
-        assert last is not None
-        raise last
+        return _first_address_that_connects(
+            run, target, 0, lambda ip: _send(run, target, ip, method, headers or {}, body)
+        )
     finally:
         timer.cancel()
 
 
 def _send(run: _Run, target: _Target, ip: str, method: str, headers: dict[str, str], body: bytes | None) -> HttpAnswer:
-    remaining = run.remaining()
-    if remaining <= 0:
-        raise run.timeout(f"connecting to {target.host}")
-    timeout = urllib3.Timeout(connect=min(run.policy.connect_timeout, remaining), read=remaining)
-    pool = _pool(run, target, ip, timeout)
-    resp: urllib3.BaseHTTPResponse | None = None
-    try:
-        resp = pool.urlopen(
-            method,
-            target.path,
-            body=body,
-            headers={
-                "Host": target.host_header,
-                "User-Agent": GRAPH_USER_AGENT,
-                "Accept-Encoding": "identity",
-                **headers,
-            },
-            retries=False,
-            redirect=False,
-            assert_same_host=False,
-            preload_content=False,
-            release_conn=False,
-            timeout=timeout,
-        )
+    with _opened(run, target, ip, method, {"User-Agent": GRAPH_USER_AGENT, **headers}, body) as resp:
         data = _read_body(run, resp, target)
         return HttpAnswer(resp.status, {k.lower(): v for k, v in resp.headers.items()}, data)
-    except (Urllib3Error, OSError) as e:
-        raise _network_failure(run, target, ip, e) from None
-    finally:
-        if resp is not None:
-            resp.close()
-        pool.close()
 
 
 class TransportError(Exception):
