@@ -194,7 +194,8 @@ def rank(findings: Sequence[Finding], messages: Sequence[Message], facts: Facts)
     r = rules()
     pool = list(findings)
     if not assertion_issued(messages):
-        pool = [f for f in pool if not r.rule(f.code).needs_assertion]
+        # Only a message's own findings: a pasted SP-library error (input-level) names the SP's check itself.
+        pool = [f for f in pool if f.message is None or not r.rule(f.code).needs_assertion]
     present = {f.code for f in pool}
     superseded = {s for c in present for s in r.rule(c).supersedes if s != c}
     pool = [f for f in pool if f.code not in superseded]

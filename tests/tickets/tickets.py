@@ -533,6 +533,33 @@ TICKETS: list[Ticket] = [
         never=NOT_CA + ("Signing Option",),
         settings=bare,
     ),
+    Ticket(
+        "spring-security-saml2: none of the audiences matched (pasted alone, no message)",
+        text(
+            "org.springframework.security.saml2.core.Saml2AuthenticationException: None of the audiences within "
+            "Assertion [_9c1e2f] matched the list of valid audiences [https://sp.example.com/saml/metadata]"
+        ),
+        "audience_mismatch",
+        "entra",
+        "Identifier (Entity ID)",
+        names=("spring-security-saml2", "None of the audiences"),
+        never=NOT_CA + NO_ASSIGNMENT_FIXES,
+        settings=bare,
+    ),
+    Ticket(
+        "SimpleSAMLphp: Recipient does not match the current URL (pasted alone)",
+        text(
+            "SimpleSAML\\Error\\Exception: Recipient in SubjectConfirmationData does not match the current URL. "
+            "Recipient is 'https://sp.example.com/simplesaml/module.php/saml/sp/saml2-acs.php/default-sp', "
+            "current URL is 'https://sp.example.com/simplesaml/module.php/saml/sp/saml2-acs.php/entra'."
+        ),
+        "recipient_mismatch",
+        "entra",
+        "Reply URL",
+        names=("simplesamlphp", "Recipient"),
+        never=NOT_CA,
+        settings=bare,
+    ),
     # -- presets --------------------------------------------------------------------------------------------
     Ticket(
         "balenaCloud: healthy sign-in, NameID is the mail",
