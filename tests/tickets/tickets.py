@@ -560,6 +560,20 @@ TICKETS: list[Ticket] = [
         never=NOT_CA,
         settings=bare,
     ),
+    Ticket(
+        "node-saml: Invalid document signature (the Response must be signed, Entra signs the assertion)",
+        text(
+            "Error: Invalid document signature\n    at SAML.validatePostResponseAsync "
+            "(/app/node_modules/@node-saml/node-saml/lib/saml.js:688:23)"
+        ),
+        "signing_requirement_unmet",
+        "entra",
+        "Signing Option",
+        names=("node-saml", "Invalid document signature"),
+        never=("Signing Option to 'Sign SAML assertion'",) + NOT_CA,
+        fix_has=("Sign SAML response and assertion", "wantAuthnResponseSigned"),
+        settings=bare,
+    ),
     # -- presets --------------------------------------------------------------------------------------------
     Ticket(
         "balenaCloud: healthy sign-in, NameID is the mail",
