@@ -15,7 +15,7 @@ from ..model import Report
 from ..pipeline import analyze
 from ..report import to_json, verdict
 from ..sniff import Box
-from ..ticket import ticket_text
+from ..ticket import judged_at, ticket_text
 from . import audit, errors, forms, limits, present
 from .context import clock, config, graph_settings, typed, upload_names
 from .context import fields as request_fields
@@ -188,6 +188,7 @@ def compare_post() -> Any:
                 "report": report,
                 "verdict": verdict(report),
                 "time_source": _time_source(side, report),
+                "judged_at": judged_at(report),
                 **present.view(report, config().limits(), clock(), settings=a.settings),
             }
         )
