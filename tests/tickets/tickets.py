@@ -138,6 +138,15 @@ def request(
     return make
 
 
+def reindented_signed_info() -> str:
+    """A signed response whose SignedInfo was re-indented (a formatted copy from a ticket): the digests still match,
+    the signature value no longer does, and no certificate was given to check it against."""
+    el = sign(build_response(ResponseSpec()), "assertion")
+    for si in el.iter("{http://www.w3.org/2000/09/xmldsig#}SignedInfo"):
+        si.text = "\n    "
+    return b64(el)
+
+
 def balena(**kw: object) -> Callable[[], Settings]:
     def make() -> Settings:
         profile = presets()["balenacloud"].profile(sso_identifier="acme")
@@ -473,6 +482,16 @@ TICKETS: list[Ticket] = [
         "entra",
         "Signing Option",
         never=NOT_CA,
+    ),
+    Ticket(
+        "re-indented SignedInfo, no metadata given: the message changed, not the SP's certificate",
+        reindented_signed_info,
+        "digest_mismatch",
+        "network",
+        "re-indented",
+        names=("digest mismatch",),
+        never=("SAML Certificates", "give it to the SP") + NOT_CA,
+        settings=bare,
     ),
     Ticket(
         "signature wrapping",
