@@ -378,6 +378,25 @@ TICKETS: list[Ticket] = [
         names=("AADSTS530004",),
         fix_has=("Cross-tenant access settings",),
     ),
+    Ticket(
+        "7000215 in a token error JSON: the application's client secret, not the user",
+        lambda: json.dumps(
+            {
+                "error": "invalid_client",
+                "error_description": "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in "
+                "the request is the client secret value, not the client secret ID, for a secret added to app "
+                f"'0d9c7a1e-52f4-4a4b-9f0e-3c6b2a1d9e77'.\r\nTrace ID: {TRACE}\r\nCorrelation ID: {CORRELATION}",
+                "error_codes": [7000215],
+            }
+        ),
+        "aadsts_error",
+        "sp",
+        "Certificates & secrets",
+        names=("AADSTS7000215",),
+        never=NO_ASSIGNMENT_FIXES + NOT_CA,
+        fix_has=("New client secret",),
+        settings=bare,
+    ),
     # -- SAML error responses -------------------------------------------------------------------------------
     Ticket(
         "signed error response carrying AADSTS50105: no claim checks, the code leads",
