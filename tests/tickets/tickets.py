@@ -211,6 +211,18 @@ def sp_rejects_valid_har() -> bytes:
     return hf.dumps(hf.har(flow))
 
 
+def sp_answers_acs(status: int, body: str) -> Callable[[], bytes]:
+    """An on-time sign-in whose ACS POST the SP answers with its own rejection."""
+
+    def make() -> bytes:
+        flow = hf.sp_initiated()
+        i = _acs_post(flow)
+        flow.exchanges[i] = replace(flow.exchanges[i], status=status, response_headers=[], set_cookies=[], body=body)
+        return hf.dumps(hf.har(flow))
+
+    return make
+
+
 def tracer_hashed() -> bytes:
     return hf.dumps(hf.saml_tracer(hf.sp_initiated(), export_filter="hash"))
 
@@ -729,6 +741,29 @@ TICKETS: list[Ticket] = [
         names=("Signature validation failed",),
         now=None,
         never=NOT_CA + ("Signing Option",),
+    ),
+    Ticket(
+        "HAR: node-saml rejects an on-time response as expired (the SP's clock), not a healthy sign-in",
+        sp_answers_acs(500, "<html><body>Error: SAML assertion expired: clocks skewed too much</body></html>"),
+        "sp_answer_error",
+        "sp",
+        "SP:",
+        names=("SAML assertion expired: clocks skewed too much", "HTTP 500"),
+        now=None,
+        never=NOT_CA + ("Reply URL", "Identifier"),
+        fix_has=("NTP",),
+        flow_codes=("sp_answer_error",),
+    ),
+    Ticket(
+        "HAR: node-saml 'InResponseTo is not valid' on an on-time response (the SP lost its request state)",
+        sp_answers_acs(401, "<html><body>Error: InResponseTo is not valid</body></html>"),
+        "sp_answer_error",
+        "sp",
+        "SP:",
+        names=("InResponseTo is not valid",),
+        now=None,
+        never=NOT_CA + NO_ASSIGNMENT_FIXES,
+        flow_codes=("sp_answer_error",),
     ),
     Ticket(
         "HAR: audience with a trailing slash in a real flow",
