@@ -434,6 +434,19 @@ TICKETS: list[Ticket] = [
         names=("Responder", "Something went wrong"),
         never=("claim",),
     ),
+    Ticket(
+        "a Response with neither a Status nor an assertion is not a healthy sign-in",
+        text(
+            '<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_8e8dc5f6" Version="2.0" '
+            f'IssueInstant="2026-03-01T12:00:00Z" Destination="{ACS_URL}"><saml:Issuer '
+            f'xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion">{ISSUER}</saml:Issuer></samlp:Response>'
+        ),
+        "no_assertion",
+        "entra",
+        "Sign-in logs",
+        names=("without an assertion",),
+        never=NOT_CA + NO_ASSIGNMENT_FIXES,
+    ),
     # -- signed responses with each mismatch ----------------------------------------------------------------
     Ticket(
         "audience with a trailing slash",
