@@ -409,6 +409,16 @@ TICKETS: list[Ticket] = [
         fix_has=("New client secret",),
         settings=bare,
     ),
+    Ticket(
+        "53011 guest blocked by risk in the home tenant: remediated there, not in this tenant's Conditional Access",
+        text(ids("53011", "User blocked due to risk on home tenant.")),
+        "aadsts_error",
+        "entra",
+        "Identity Protection → Risky users (home tenant)",
+        names=("AADSTS53011",),
+        never=NO_ASSIGNMENT_FIXES + ("Conditional Access → Policies",),
+        fix_has=("home tenant",),
+    ),
     # -- SAML error responses -------------------------------------------------------------------------------
     Ticket(
         "signed error response carrying AADSTS50105: no claim checks, the code leads",
