@@ -198,7 +198,16 @@ def rank(findings: Sequence[Finding], messages: Sequence[Message], facts: Facts)
         pool = [f for f in pool if f.message is None or not r.rule(f.code).needs_assertion]
     present = {f.code for f in pool}
     superseded = {s for c in present for s in r.rule(c).supersedes if s != c}
-    pool = [f for f in pool if f.code not in superseded]
+    # A root cause is at least as severe as the symptom it explains: AADSTS50126 (a warning in the catalog: one typo
+    # is normal) that ended the sign-in with an error Status is the error, never a "healthy" note.
+    failed = {f.code for f in pool if f.code in superseded and f.severity is Severity.ERROR}
+    pool = [
+        dataclasses.replace(f, severity=Severity.ERROR)
+        if f.severity is not Severity.ERROR and failed & set(r.rule(f.code).supersedes)
+        else f
+        for f in pool
+        if f.code not in superseded
+    ]
     scored = []
     for i, f in enumerate(pool):
         rule = r.rule(f.code)

@@ -436,6 +436,30 @@ TICKETS: list[Ticket] = [
         settings=lambda: entra(required_claims=("http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname",)),
     ),
     Ticket(
+        "signed error response (Responder / AuthnFailed) carrying AADSTS50126: a failed sign-in, never healthy",
+        lambda: b64(
+            sign(
+                build_response(
+                    ResponseSpec(
+                        status="urn:oasis:names:tc:SAML:2.0:status:Responder",
+                        sub_status="urn:oasis:names:tc:SAML:2.0:status:AuthnFailed",
+                        status_message=ids(
+                            "50126", "Error validating credentials due to invalid username or password."
+                        ),
+                        with_assertion=False,
+                    )
+                ),
+                "response",
+            )
+        ),
+        "aadsts_error",
+        "user",
+        "",
+        names=("AADSTS50126",),
+        never=NO_ASSIGNMENT_FIXES + NOT_CA + ("Reply URL",),
+        fix_has=("reset the password",),
+    ),
+    Ticket(
         "error response without an AADSTS code",
         error_response("Something went wrong", status="urn:oasis:names:tc:SAML:2.0:status:Responder"),
         "idp_error_status",
