@@ -568,7 +568,13 @@ def _aadsts(f: Finding, errors: Sequence[EntraError], messages: Sequence[Message
         )
     elif code in ("700016", "70001", "650056", "65005"):
         sent = (request.unverified.issuer if request else None) or quoted(message)
-        if sent:
+        if sent and facts.sp_entity_id == sent:
+            summary = (
+                f"Entra refused the sign-in with AADSTS{code}: the SP's entity ID (the request's Issuer) is `{sent}`, "
+                "exactly the Identifier you gave, yet the tenant the SP signs in to has no app with it: check the "
+                "tenant ID in the SP's SSO URL, and that the Identifier is saved on the app in that tenant."
+            )
+        elif sent:
             configured = facts.sp_entity_id
             fix = (
                 f"Add `{sent}` as an Identifier (Entity ID) under Basic SAML Configuration"
@@ -666,6 +672,20 @@ def _reply_url_50011(
             "Do not add an http:// Reply URL in Entra (it is accepted only for localhost).",
         )
         return "sp", where, summary, fix
+    if sent and facts.acs_url == sent:
+        # The URL the engineer gives as the Reply URL is exactly the one Entra refused: the Reply URL is saved on
+        # another app (or tenant) than the one the SP signs in to, not a typo to make equal.
+        summary = (
+            f"Entra refused the sign-in with AADSTS50011: the SP asked for ACS URL `{sent}`, exactly the Reply URL "
+            "you gave, yet the app Entra checked does not have it: the SP signs in to another app or tenant than "
+            "the one holding that Reply URL (compare the application ID in the error with the app's), or the "
+            "Reply URL was never saved."
+        )
+        step = (
+            "Open the enterprise application whose Application ID is the one in the error (the SP's Identifier "
+            f"and SSO URL lead there) and add `{sent}` under Basic SAML Configuration → Reply URL → Save."
+        )
+        return side, where, summary, (step, *fix)
     if sent:
         configured = facts.acs_url
         summary = (
