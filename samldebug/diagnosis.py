@@ -571,8 +571,8 @@ def _aadsts(f: Finding, errors: Sequence[EntraError], messages: Sequence[Message
         if sent and facts.sp_entity_id == sent:
             summary = (
                 f"Entra refused the sign-in with AADSTS{code}: the SP's entity ID (the request's Issuer) is `{sent}`, "
-                "exactly the Identifier you gave, yet the tenant the SP signs in to has no app with it: check the "
-                "tenant ID in the SP's SSO URL, and that the Identifier is saved on the app in that tenant."
+                "the SP's own entity ID, and the tenant the SP signs in to has no app with that Identifier: add it "
+                "there; if the app you looked at already lists it, check the tenant ID in the SP's SSO URL."
             )
         elif sent:
             configured = facts.sp_entity_id
@@ -673,17 +673,16 @@ def _reply_url_50011(
         )
         return "sp", where, summary, fix
     if sent and facts.acs_url == sent:
-        # The URL the engineer gives as the Reply URL is exactly the one Entra refused: the Reply URL is saved on
-        # another app (or tenant) than the one the SP signs in to, not a typo to make equal.
+        # The SP's ACS URL (given, or read from the capture's own request) is exactly the one Entra refused: there
+        # is no difference to point at; the app Entra checked lacks it, or it is another app or tenant.
         summary = (
-            f"Entra refused the sign-in with AADSTS50011: the SP asked for ACS URL `{sent}`, exactly the Reply URL "
-            "you gave, yet the app Entra checked does not have it: the SP signs in to another app or tenant than "
-            "the one holding that Reply URL (compare the application ID in the error with the app's), or the "
-            "Reply URL was never saved."
+            f"Entra refused the sign-in with AADSTS50011: the SP asked for ACS URL `{sent}`, the SP's own ACS URL, "
+            "and the app Entra checked (the application ID in the error) has no such Reply URL: add it there; if "
+            "the app you looked at already lists it, the SP signs in to another app or tenant."
         )
         step = (
-            "Open the enterprise application whose Application ID is the one in the error (the SP's Identifier "
-            f"and SSO URL lead there) and add `{sent}` under Basic SAML Configuration → Reply URL → Save."
+            f"Add `{sent}` under Basic SAML Configuration → Reply URL of the enterprise application whose "
+            "Application ID is the one in the error, then Save."
         )
         return side, where, summary, (step, *fix)
     if sent:
