@@ -457,6 +457,8 @@ def _library_diagnosis(f: Finding, library: str, rule: Rule, where: str) -> Diag
     if m is not None and f.code in ("destination_mismatch", "sp_url_behind_proxy"):
         # python3-saml: the SP's reconstructed URL first, then the Destination; ruby-saml the other way round.
         sp_url, entra_url = (m.group(1), m.group(2)) if library == "python3-saml" else (m.group(2), m.group(1))
+        if urldiff.is_plain_http(entra_url) and not urldiff.is_plain_http(sp_url):
+            sp_url, entra_url = entra_url, sp_url  # Entra never posts to a plain-http Reply URL: that one is the SP's
         diff = urldiff.phrase(entra_url, sp_url)
         if urldiff.is_plain_http(sp_url) and not urldiff.is_plain_http(entra_url):
             summary = (

@@ -641,6 +641,19 @@ TICKETS: list[Ticket] = [
         settings=bare,
     ),
     Ticket(
+        "ruby-saml word order: received at https://… instead of http://… (the http one is the SP's, behind a proxy)",
+        text(
+            "OneLogin::RubySaml::ValidationError: The response was received at https://sp.example.com/saml/acs "
+            "instead of http://sp.example.com/saml/acs"
+        ),
+        "sp_url_behind_proxy",
+        "sp",
+        "X-Forwarded-Proto",
+        names=("http://sp.example.com/saml/acs", "https://sp.example.com/saml/acs"),
+        never=("Add the exact URL", "Change it under", "Basic SAML Configuration → Reply URL", "make them equal"),
+        settings=bare,
+    ),
+    Ticket(
         "python3-saml: signature validation failed",
         text("Signature validation failed. SAML Response rejected"),
         "signed_by_unknown_key",
