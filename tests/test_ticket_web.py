@@ -172,3 +172,16 @@ def test_compare_shows_the_issue_instant_a_pasted_message_was_judged_at(app) -> 
     page = r.get_data(as_text=True)
     assert r.status_code == 200
     assert "Judged at 2026-01-30T12:00:00Z (the message&#39;s own IssueInstant)" in page
+
+
+def test_compare_says_a_capture_is_judged_at_receipt_even_with_a_time_given(app) -> None:  # type: ignore[no-untyped-def]
+    """A capture is judged when the SP received each message (the pipeline ignores 'evaluate at' for it): the page
+    must not claim it was judged at the time given."""
+    import harfactory as hf
+
+    capture = hf.dumps(hf.har(hf.sp_initiated())).decode()
+    form = {"input_a": capture, "now_a": "2026-03-04T00:00:00Z", "input_b": capture}
+    page = post_form(app.test_client(), "/compare", form).get_data(as_text=True)
+    sides = re.findall(r'class="muted side-time">([^<]*)<', page)
+    assert len(sides) == 2 and all("when the capture received it" in s for s in sides), sides
+    assert "the time you gave" not in " ".join(sides)

@@ -160,12 +160,12 @@ def compare_page() -> Any:
 
 
 def _time_source(side: str, report: Report) -> str:
+    basis = getattr(report, "time_basis", None)  # set by the diagnosis work; absent before it lands
+    if report.input.capture is not None or basis == "capture":
+        return "each message when the capture received it"  # a capture is judged at receipt, a time given or not
     given = request_fields().get(f"now_{side}")
     if isinstance(given, str) and given.strip():
         return "the time you gave"
-    basis = getattr(report, "time_basis", None)  # set by the diagnosis work; absent before it lands
-    if report.input.capture is not None or basis == "capture":
-        return "each message when the capture received it"
     if basis == "issue":
         return "the message's own IssueInstant"
     if report.now == iso(clock()):
