@@ -602,6 +602,11 @@ def _aadsts(f: Finding, errors: Sequence[EntraError], messages: Sequence[Message
             + "that differs from how the user's Entra session was established. The SP's RequestedAuthnContext is the "
             "cause, not a Conditional Access policy."
         )
+    elif code == "50105" and quoted_account(message):
+        summary = (
+            f"Entra refused the sign-in with AADSTS50105: `{quoted_account(message)}` is not assigned to the app "
+            "(directly, or as a direct member of an assigned group), and the app requires assignment."
+        )
     elif code == "50034":
         who = quoted_account(message)
         summary = (

@@ -451,7 +451,7 @@ TICKETS: list[Ticket] = [
         "aadsts_error",
         "entra",
         "Users and groups",
-        names=("AADSTS50105",),
+        names=("AADSTS50105", "alice@contoso.example"),
         never=("claim", "NameID", "Signing Option"),
         settings=lambda: entra(required_claims=("http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname",)),
     ),
