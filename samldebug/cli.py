@@ -308,8 +308,8 @@ def main() -> None:
     "--now",
     "now_text",
     metavar="ISO8601",
-    help="Evaluate time checks at this instant. Default: a pasted message at its own IssueInstant (when the SP got "
-    "it), a capture at each message's receipt time.",
+    help="Evaluate a pasted message's time checks at this instant (default: its own IssueInstant, when the SP got "
+    "it). A capture is always judged at each message's receipt time; --now only says what 'expired now' means.",
 )
 @click.option(
     "--skew", type=click.IntRange(0, 86400), help="Clock skew, seconds (default: SAMLDEBUG_DEFAULT_SKEW, 180)."

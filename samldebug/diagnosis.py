@@ -194,10 +194,20 @@ def rank(findings: Sequence[Finding], messages: Sequence[Message], facts: Facts)
     r = rules()
     pool = list(findings)
     if not assertion_issued(messages):
-        pool = [f for f in pool if not r.rule(f.code).needs_assertion]
+        # Only a message's own findings: a pasted SP-library error (input-level) names the SP's check itself.
+        pool = [f for f in pool if f.message is None or not r.rule(f.code).needs_assertion]
     present = {f.code for f in pool}
     superseded = {s for c in present for s in r.rule(c).supersedes if s != c}
-    pool = [f for f in pool if f.code not in superseded]
+    # A root cause is at least as severe as the symptom it explains: AADSTS50126 (a warning in the catalog: one typo
+    # is normal) that ended the sign-in with an error Status is the error, never a "healthy" note.
+    failed = {f.code for f in pool if f.code in superseded and f.severity is Severity.ERROR}
+    pool = [
+        dataclasses.replace(f, severity=Severity.ERROR)
+        if f.severity is not Severity.ERROR and failed & set(r.rule(f.code).supersedes)
+        else f
+        for f in pool
+        if f.code not in superseded
+    ]
     scored = []
     for i, f in enumerate(pool):
         rule = r.rule(f.code)
@@ -447,6 +457,8 @@ def _library_diagnosis(f: Finding, library: str, rule: Rule, where: str) -> Diag
     if m is not None and f.code in ("destination_mismatch", "sp_url_behind_proxy"):
         # python3-saml: the SP's reconstructed URL first, then the Destination; ruby-saml the other way round.
         sp_url, entra_url = (m.group(1), m.group(2)) if library == "python3-saml" else (m.group(2), m.group(1))
+        if urldiff.is_plain_http(entra_url) and not urldiff.is_plain_http(sp_url):
+            sp_url, entra_url = entra_url, sp_url  # Entra never posts to a plain-http Reply URL: that one is the SP's
         diff = urldiff.phrase(entra_url, sp_url)
         if urldiff.is_plain_http(sp_url) and not urldiff.is_plain_http(entra_url):
             summary = (
@@ -558,7 +570,13 @@ def _aadsts(f: Finding, errors: Sequence[EntraError], messages: Sequence[Message
         )
     elif code in ("700016", "70001", "650056", "65005"):
         sent = (request.unverified.issuer if request else None) or quoted(message)
-        if sent:
+        if sent and facts.sp_entity_id == sent:
+            summary = (
+                f"Entra refused the sign-in with AADSTS{code}: the SP's entity ID (the request's Issuer) is `{sent}`, "
+                "the SP's own entity ID, and the tenant the SP signs in to has no app with that Identifier: add it "
+                "there; if the app you looked at already lists it, check the tenant ID in the SP's SSO URL."
+            )
+        elif sent:
             configured = facts.sp_entity_id
             fix = (
                 f"Add `{sent}` as an Identifier (Entity ID) under Basic SAML Configuration"
@@ -583,6 +601,11 @@ def _aadsts(f: Finding, errors: Sequence[EntraError], messages: Sequence[Message
             + (f"({asked}) " if asked else "")
             + "that differs from how the user's Entra session was established. The SP's RequestedAuthnContext is the "
             "cause, not a Conditional Access policy."
+        )
+    elif code == "50105" and quoted_account(message):
+        summary = (
+            f"Entra refused the sign-in with AADSTS50105: `{quoted_account(message)}` is not assigned to the app "
+            "(directly, or as a direct member of an assigned group), and the app requires assignment."
         )
     elif code == "50034":
         who = quoted_account(message)
@@ -656,6 +679,19 @@ def _reply_url_50011(
             "Do not add an http:// Reply URL in Entra (it is accepted only for localhost).",
         )
         return "sp", where, summary, fix
+    if sent and facts.acs_url == sent:
+        # The SP's ACS URL (given, or read from the capture's own request) is exactly the one Entra refused: there
+        # is no difference to point at; the app Entra checked lacks it, or it is another app or tenant.
+        summary = (
+            f"Entra refused the sign-in with AADSTS50011: the SP asked for ACS URL `{sent}`, the SP's own ACS URL, "
+            "and the app Entra checked (the application ID in the error) has no such Reply URL: add it there; if "
+            "the app you looked at already lists it, the SP signs in to another app or tenant."
+        )
+        step = (
+            f"Add `{sent}` under Basic SAML Configuration → Reply URL of the enterprise application whose "
+            "Application ID is the one in the error, then Save."
+        )
+        return side, where, summary, (step, *fix)
     if sent:
         configured = facts.acs_url
         summary = (

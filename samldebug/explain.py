@@ -13,7 +13,7 @@ import json
 import re
 from urllib.parse import parse_qsl, urlsplit
 
-from . import catalog, linear
+from . import catalog, linear, urldiff
 from .catalog import finding
 from .entra import GUID_TEXT
 from .model import EntraError, Finding
@@ -237,6 +237,10 @@ def _behind_proxy(library: str, code: str, text: str) -> bool:
     if m is None:
         return False
     sp_url, entra_url = (m.group(1), m.group(2)) if first else (m.group(2), m.group(1))
+    if urldiff.is_plain_http(entra_url) and entra_url.lower().startswith("http://"):
+        # Entra posts only to https Reply URLs (http for localhost only): the plain-http URL is the SP's own,
+        # whichever library's word order the text follows (python3-saml and ruby-saml share the wording).
+        sp_url, entra_url = entra_url, sp_url
     if not (sp_url.lower().startswith("http://") and entra_url.lower().startswith("https://")):
         return False
     return sp_url[len("http://") :].rstrip("/").lower() == entra_url[len("https://") :].rstrip("/").lower()

@@ -755,6 +755,19 @@ def _outcome_finding(s: _Sig, anchor_infos: tuple[CertInfo, ...]) -> Finding | N
             actual=(s.error or "digest differs") + ("; " + "; ".join(s.notes) if s.notes else ""),
             where=where,
         )
+    if s.outcome == "value" and not anchor_infos:
+        # No trusted certificate was given, and the message's own certificate fails: no certificate of the SP's is
+        # involved, so this is not "a wrong certificate at the SP" but a signed part that changed.
+        return finding(
+            "digest_mismatch",
+            "The signature does not verify even with the certificate the message carries"
+            + (_REFORMATTED if _looks_reformatted(s.el) else ""),
+            expected="a signature that verifies at least with the certificate in KeyInfo",
+            actual=((s.error or "").rstrip(": ") or "signature value mismatch")
+            + "; no trusted certificate was given: the signed SignedInfo changed after signing"
+            " (or KeyInfo carries a certificate that did not sign it)",
+            where=where,
+        )
     if s.outcome == "value":
         expected = (
             "a signature by one of: " + ", ".join(f"{a.sha1} ({a.source})" for a in anchor_infos)

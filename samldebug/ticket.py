@@ -63,10 +63,21 @@ def ticket_text(report: Report, permalink: str | None = None, title: str | None 
         lines.append("Notes:")
         lines += [f"  - {x}" for x in d.notes]
     basis = _TIME_BASIS.get(report.time_basis, report.time_basis)
-    lines.append(f"Judged {basis}: {report.now} (clock skew {report.skew} s). Diagnosis code: {d.code}.")
+    lines.append(f"Judged {basis}: {judged_at(report)} (clock skew {report.skew} s). Diagnosis code: {d.code}.")
     if permalink:
         lines.append(f"Full report: {permalink}")
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["SIDE_LABELS", "ticket_text"]
+def judged_at(report: Report) -> str:
+    """The instant(s) the time checks used: the given time, or (no time given) each message's own IssueInstant or
+    receipt time; `report.now` is then only the wall clock, never the instant a message was judged at."""
+    if report.time_basis in ("issue", "capture"):
+        instants = list(dict.fromkeys(m.evaluated_at for m in report.messages if m.evaluated_at))
+        if instants:
+            more = f" and {len(instants) - 3} more" if len(instants) > 3 else ""
+            return ", ".join(instants[:3]) + more
+    return report.now
+
+
+__all__ = ["SIDE_LABELS", "judged_at", "ticket_text"]

@@ -143,3 +143,45 @@ def test_a_redacted_permalink_keeps_no_identity_in_its_diagnosis(app) -> None:  
         client.get(path).get_data(as_text=True),
     ):
         assert "alice@contoso.example" not in part
+
+
+def test_the_ticket_names_the_instant_each_message_was_judged_at_not_the_wall_clock(tmp_path: Path) -> None:
+    """No evaluation time: the ticket's 'Judged at …' line gives the message's IssueInstant (or, for a capture, the
+    ACS POST's time), never the day the ticket was worked on."""
+    import harfactory as hf
+
+    from samldebug.config import Settings
+    from samldebug.pipeline import analyze
+    from samldebug.ticket import ticket_text
+
+    path = tmp_path / "r.b64"
+    path.write_text(b64(signed_response()))
+    r = CliRunner().invoke(main, ["analyze", str(path), "--format", "ticket"])
+    last = r.output.splitlines()[-1]
+    assert "Judged at the message's own IssueInstant (no evaluation time was given): 2026-03-01T12:00:00Z" in last
+    wall = T0 + timedelta(days=272)
+    report = analyze(hf.dumps(hf.har(hf.sp_initiated())), Settings(), now=wall, at_message_time=True)
+    last = ticket_text(report).splitlines()[-1]
+    assert "(capture times): 2026-03-01T12:00:01Z, 2026-03-01T12:00:21Z " in last
+    assert "2026-11-28" not in last
+
+
+def test_compare_shows_the_issue_instant_a_pasted_message_was_judged_at(app) -> None:  # type: ignore[no-untyped-def]
+    old = b64(sign(build_response(ResponseSpec(issued=T0 - timedelta(days=30)))))
+    r = post_form(app.test_client(), "/compare", {"input_a": old, "input_b": old})
+    page = r.get_data(as_text=True)
+    assert r.status_code == 200
+    assert "Judged at 2026-01-30T12:00:00Z (the message&#39;s own IssueInstant)" in page
+
+
+def test_compare_says_a_capture_is_judged_at_receipt_even_with_a_time_given(app) -> None:  # type: ignore[no-untyped-def]
+    """A capture is judged when the SP received each message (the pipeline ignores 'evaluate at' for it): the page
+    must not claim it was judged at the time given."""
+    import harfactory as hf
+
+    capture = hf.dumps(hf.har(hf.sp_initiated())).decode()
+    form = {"input_a": capture, "now_a": "2026-03-04T00:00:00Z", "input_b": capture}
+    page = post_form(app.test_client(), "/compare", form).get_data(as_text=True)
+    sides = re.findall(r'class="muted side-time">([^<]*)<', page)
+    assert len(sides) == 2 and all("when the capture received it" in s for s in sides), sides
+    assert "the time you gave" not in " ".join(sides)

@@ -57,9 +57,13 @@ def check_status(ctx: Context) -> list[Finding]:
 
 
 def check_no_assertion(ctx: Context) -> list[Finding]:
-    if ctx.kind != "response" or ctx.values.status_code != SUCCESS:
+    if ctx.kind != "response" or ctx.values.status_code not in (SUCCESS, None):
         return []
     if main_assertion(ctx.root) is None and ctx.root.find("saml:EncryptedAssertion", NS) is None:
+        if ctx.values.status_code is None:  # neither a Status nor an assertion: nothing to sign in with either
+            return [
+                finding("no_assertion", "A response without a Status and without an assertion", where="samlp:Response")
+            ]
         return [finding("no_assertion", where="samlp:Response")]
     return []
 

@@ -15,7 +15,7 @@ from ..model import Report
 from ..pipeline import analyze
 from ..report import to_json, verdict
 from ..sniff import Box
-from ..ticket import ticket_text
+from ..ticket import judged_at, ticket_text
 from . import audit, errors, forms, limits, present
 from .context import clock, config, graph_settings, typed, upload_names
 from .context import fields as request_fields
@@ -160,12 +160,12 @@ def compare_page() -> Any:
 
 
 def _time_source(side: str, report: Report) -> str:
+    basis = getattr(report, "time_basis", None)  # set by the diagnosis work; absent before it lands
+    if report.input.capture is not None or basis == "capture":
+        return "each message when the capture received it"  # a capture is judged at receipt, a time given or not
     given = request_fields().get(f"now_{side}")
     if isinstance(given, str) and given.strip():
         return "the time you gave"
-    basis = getattr(report, "time_basis", None)  # set by the diagnosis work; absent before it lands
-    if report.input.capture is not None or basis == "capture":
-        return "each message when the capture received it"
     if basis == "issue":
         return "the message's own IssueInstant"
     if report.now == iso(clock()):
@@ -188,6 +188,7 @@ def compare_post() -> Any:
                 "report": report,
                 "verdict": verdict(report),
                 "time_source": _time_source(side, report),
+                "judged_at": judged_at(report),
                 **present.view(report, config().limits(), clock(), settings=a.settings),
             }
         )

@@ -138,6 +138,15 @@ def request(
     return make
 
 
+def reindented_signed_info() -> str:
+    """A signed response whose SignedInfo was re-indented (a formatted copy from a ticket): the digests still match,
+    the signature value no longer does, and no certificate was given to check it against."""
+    el = sign(build_response(ResponseSpec()), "assertion")
+    for si in el.iter("{http://www.w3.org/2000/09/xmldsig#}SignedInfo"):
+        si.text = "\n    "
+    return b64(el)
+
+
 def balena(**kw: object) -> Callable[[], Settings]:
     def make() -> Settings:
         profile = presets()["balenacloud"].profile(sso_identifier="acme")
@@ -202,6 +211,18 @@ def sp_rejects_valid_har() -> bytes:
     return hf.dumps(hf.har(flow))
 
 
+def sp_answers_acs(status: int, body: str) -> Callable[[], bytes]:
+    """An on-time sign-in whose ACS POST the SP answers with its own rejection."""
+
+    def make() -> bytes:
+        flow = hf.sp_initiated()
+        i = _acs_post(flow)
+        flow.exchanges[i] = replace(flow.exchanges[i], status=status, response_headers=[], set_cookies=[], body=body)
+        return hf.dumps(hf.har(flow))
+
+    return make
+
+
 def tracer_hashed() -> bytes:
     return hf.dumps(hf.saml_tracer(hf.sp_initiated(), export_filter="hash"))
 
@@ -238,6 +259,26 @@ TICKETS: list[Ticket] = [
         "Reply URL (Assertion Consumer Service URL)",
         names=("https://sp.example.com/saml/acs/", "https://sp.example.com/saml/acs`", "trailing slash", "AADSTS50011"),
         never=NOT_CA + NO_ASSIGNMENT_FIXES,
+    ),
+    Ticket(
+        "50011 text whose URL is exactly the SP's ACS URL: add it or look at another app or tenant, not 'make them equal'",
+        text(ids("50011", AADSTS50011_SLASH)),
+        "aadsts_error",
+        "entra",
+        "Reply URL (Assertion Consumer Service URL)",
+        names=("https://sp.example.com/saml/acs/", "the SP's own ACS URL", "application ID"),
+        never=NOT_CA + NO_ASSIGNMENT_FIXES + ("make them exactly equal",),
+        settings=lambda: entra(acs_url="https://sp.example.com/saml/acs/"),
+    ),
+    Ticket(
+        "700016 text whose identifier is exactly the SP's entity ID: the tenant, not 'make them equal'",
+        text(ids("700016", AADSTS700016)),
+        "aadsts_error",
+        "entra",
+        "Identifier (Entity ID)",
+        names=("https://sp.example.com/saml/metadata/", "the SP's own entity ID", "tenant ID"),
+        never=NOT_CA + NO_ASSIGNMENT_FIXES + ("make them equal",),
+        settings=lambda: entra(sp_entity_id="https://sp.example.com/saml/metadata/"),
     ),
     Ticket(
         "50011 error page, http ACS behind a TLS proxy",
@@ -369,6 +410,35 @@ TICKETS: list[Ticket] = [
         names=("AADSTS530004",),
         fix_has=("Cross-tenant access settings",),
     ),
+    Ticket(
+        "7000215 in a token error JSON: the application's client secret, not the user",
+        lambda: json.dumps(
+            {
+                "error": "invalid_client",
+                "error_description": "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in "
+                "the request is the client secret value, not the client secret ID, for a secret added to app "
+                f"'0d9c7a1e-52f4-4a4b-9f0e-3c6b2a1d9e77'.\r\nTrace ID: {TRACE}\r\nCorrelation ID: {CORRELATION}",
+                "error_codes": [7000215],
+            }
+        ),
+        "aadsts_error",
+        "sp",
+        "Certificates & secrets",
+        names=("AADSTS7000215",),
+        never=NO_ASSIGNMENT_FIXES + NOT_CA,
+        fix_has=("New client secret",),
+        settings=bare,
+    ),
+    Ticket(
+        "53011 guest blocked by risk in the home tenant: remediated there, not in this tenant's Conditional Access",
+        text(ids("53011", "User blocked due to risk on home tenant.")),
+        "aadsts_error",
+        "entra",
+        "Identity Protection → Risky users (home tenant)",
+        names=("AADSTS53011",),
+        never=NO_ASSIGNMENT_FIXES + ("Conditional Access → Policies",),
+        fix_has=("home tenant",),
+    ),
     # -- SAML error responses -------------------------------------------------------------------------------
     Ticket(
         "signed error response carrying AADSTS50105: no claim checks, the code leads",
@@ -381,9 +451,33 @@ TICKETS: list[Ticket] = [
         "aadsts_error",
         "entra",
         "Users and groups",
-        names=("AADSTS50105",),
+        names=("AADSTS50105", "alice@contoso.example"),
         never=("claim", "NameID", "Signing Option"),
         settings=lambda: entra(required_claims=("http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname",)),
+    ),
+    Ticket(
+        "signed error response (Responder / AuthnFailed) carrying AADSTS50126: a failed sign-in, never healthy",
+        lambda: b64(
+            sign(
+                build_response(
+                    ResponseSpec(
+                        status="urn:oasis:names:tc:SAML:2.0:status:Responder",
+                        sub_status="urn:oasis:names:tc:SAML:2.0:status:AuthnFailed",
+                        status_message=ids(
+                            "50126", "Error validating credentials due to invalid username or password."
+                        ),
+                        with_assertion=False,
+                    )
+                ),
+                "response",
+            )
+        ),
+        "aadsts_error",
+        "user",
+        "",
+        names=("AADSTS50126",),
+        never=NO_ASSIGNMENT_FIXES + NOT_CA + ("Reply URL",),
+        fix_has=("reset the password",),
     ),
     Ticket(
         "error response without an AADSTS code",
@@ -393,6 +487,19 @@ TICKETS: list[Ticket] = [
         "Sign-in logs",
         names=("Responder", "Something went wrong"),
         never=("claim",),
+    ),
+    Ticket(
+        "a Response with neither a Status nor an assertion is not a healthy sign-in",
+        text(
+            '<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_8e8dc5f6" Version="2.0" '
+            f'IssueInstant="2026-03-01T12:00:00Z" Destination="{ACS_URL}"><saml:Issuer '
+            f'xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion">{ISSUER}</saml:Issuer></samlp:Response>'
+        ),
+        "no_assertion",
+        "entra",
+        "Sign-in logs",
+        names=("without an assertion",),
+        never=NOT_CA + NO_ASSIGNMENT_FIXES,
     ),
     # -- signed responses with each mismatch ----------------------------------------------------------------
     Ticket(
@@ -475,6 +582,16 @@ TICKETS: list[Ticket] = [
         never=NOT_CA,
     ),
     Ticket(
+        "re-indented SignedInfo, no metadata given: the message changed, not the SP's certificate",
+        reindented_signed_info,
+        "digest_mismatch",
+        "network",
+        "re-indented",
+        names=("digest mismatch",),
+        never=("SAML Certificates", "give it to the SP") + NOT_CA,
+        settings=bare,
+    ),
+    Ticket(
         "signature wrapping",
         lambda: b64(xsw(1)),
         "xsw",
@@ -524,6 +641,19 @@ TICKETS: list[Ticket] = [
         settings=bare,
     ),
     Ticket(
+        "ruby-saml word order: received at https://… instead of http://… (the http one is the SP's, behind a proxy)",
+        text(
+            "OneLogin::RubySaml::ValidationError: The response was received at https://sp.example.com/saml/acs "
+            "instead of http://sp.example.com/saml/acs"
+        ),
+        "sp_url_behind_proxy",
+        "sp",
+        "X-Forwarded-Proto",
+        names=("http://sp.example.com/saml/acs", "https://sp.example.com/saml/acs"),
+        never=("Add the exact URL", "Change it under", "Basic SAML Configuration → Reply URL", "make them equal"),
+        settings=bare,
+    ),
+    Ticket(
         "python3-saml: signature validation failed",
         text("Signature validation failed. SAML Response rejected"),
         "signed_by_unknown_key",
@@ -531,6 +661,47 @@ TICKETS: list[Ticket] = [
         "certificate",
         names=("python3-saml",),
         never=NOT_CA + ("Signing Option",),
+        settings=bare,
+    ),
+    Ticket(
+        "spring-security-saml2: none of the audiences matched (pasted alone, no message)",
+        text(
+            "org.springframework.security.saml2.core.Saml2AuthenticationException: None of the audiences within "
+            "Assertion [_9c1e2f] matched the list of valid audiences [https://sp.example.com/saml/metadata]"
+        ),
+        "audience_mismatch",
+        "entra",
+        "Identifier (Entity ID)",
+        names=("spring-security-saml2", "None of the audiences"),
+        never=NOT_CA + NO_ASSIGNMENT_FIXES,
+        settings=bare,
+    ),
+    Ticket(
+        "SimpleSAMLphp: Recipient does not match the current URL (pasted alone)",
+        text(
+            "SimpleSAML\\Error\\Exception: Recipient in SubjectConfirmationData does not match the current URL. "
+            "Recipient is 'https://sp.example.com/simplesaml/module.php/saml/sp/saml2-acs.php/default-sp', "
+            "current URL is 'https://sp.example.com/simplesaml/module.php/saml/sp/saml2-acs.php/entra'."
+        ),
+        "recipient_mismatch",
+        "entra",
+        "Reply URL",
+        names=("simplesamlphp", "Recipient"),
+        never=NOT_CA,
+        settings=bare,
+    ),
+    Ticket(
+        "node-saml: Invalid document signature (the Response must be signed, Entra signs the assertion)",
+        text(
+            "Error: Invalid document signature\n    at SAML.validatePostResponseAsync "
+            "(/app/node_modules/@node-saml/node-saml/lib/saml.js:688:23)"
+        ),
+        "signing_requirement_unmet",
+        "entra",
+        "Signing Option",
+        names=("node-saml", "Invalid document signature"),
+        never=("Signing Option to 'Sign SAML assertion'",) + NOT_CA,
+        fix_has=("Sign SAML response and assertion", "wantAuthnResponseSigned"),
         settings=bare,
     ),
     # -- presets --------------------------------------------------------------------------------------------
@@ -650,6 +821,29 @@ TICKETS: list[Ticket] = [
         names=("Signature validation failed",),
         now=None,
         never=NOT_CA + ("Signing Option",),
+    ),
+    Ticket(
+        "HAR: node-saml rejects an on-time response as expired (the SP's clock), not a healthy sign-in",
+        sp_answers_acs(500, "<html><body>Error: SAML assertion expired: clocks skewed too much</body></html>"),
+        "sp_answer_error",
+        "sp",
+        "SP:",
+        names=("SAML assertion expired: clocks skewed too much", "HTTP 500"),
+        now=None,
+        never=NOT_CA + ("Reply URL", "Identifier"),
+        fix_has=("NTP",),
+        flow_codes=("sp_answer_error",),
+    ),
+    Ticket(
+        "HAR: node-saml 'InResponseTo is not valid' on an on-time response (the SP lost its request state)",
+        sp_answers_acs(401, "<html><body>Error: InResponseTo is not valid</body></html>"),
+        "sp_answer_error",
+        "sp",
+        "SP:",
+        names=("InResponseTo is not valid",),
+        now=None,
+        never=NOT_CA + NO_ASSIGNMENT_FIXES,
+        flow_codes=("sp_answer_error",),
     ),
     Ticket(
         "HAR: audience with a trailing slash in a real flow",
