@@ -568,6 +568,8 @@ def _aadsts(f: Finding, errors: Sequence[EntraError], messages: Sequence[Message
         side, where, summary, fix = _reply_url_50011(
             sent, facts, side, where, summary, fix, message, error.source if error else None
         )
+        if sent and sent.lower().startswith("https://"):
+            notes = ()  # the catalog's note is about an http:// ACS URL; this one is https
     elif code in ("700016", "70001", "650056", "65005"):
         sent = (request.unverified.issuer if request else None) or quoted(message)
         if sent and facts.sp_entity_id == sent:
