@@ -367,7 +367,7 @@ class Report:
     flow_diagnoses: tuple[Diagnosis, ...] = ()  # a capture: one per flow, in flow order
     # How time checks were judged: "given" (the evaluation instant `now`), "issue" (each message at its own
     # IssueInstant; `now` is the wall clock) or "capture" (each message when the SP received it).
-    time_basis: str = "given"
+    time_basis: str = "given"  # given | issue | capture | clock (no time given, none in the input)
 
     @property
     def worst(self) -> Severity | None:

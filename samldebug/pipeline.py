@@ -143,7 +143,7 @@ def _analyze_message(
         now=iso(now),
         skew=settings.skew,
         entra_errors=tuple(errors),
-        time_basis="issue" if at_message_time and messages else "given",
+        time_basis=("issue" if messages else "clock") if at_message_time else "given",
     )
     return diagnosis.attach(report, settings)
 

@@ -23,6 +23,7 @@ _TIME_BASIS = {
     "given": "at the evaluation time given",
     "issue": "at the message's own IssueInstant (no evaluation time was given)",
     "capture": "when the SP received each message (capture times)",
+    "clock": "at the time of the analysis (no evaluation time was given and the input carries none)",
 }
 
 

@@ -23,3 +23,15 @@ def test_the_http_reply_url_note_stays_for_an_http_url() -> None:
     report = run(HTTPS.replace("https://app", "http://app"), Settings())
     assert report.diagnosis is not None
     assert any("localhost" in n for n in report.diagnosis.notes), report.diagnosis.notes
+
+
+def test_text_without_a_time_says_it_was_judged_at_the_time_of_the_analysis(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from samldebug.cli import main
+
+    path = tmp_path / "ticket.txt"
+    path.write_text(HTTPS)
+    out = CliRunner().invoke(main, ["analyze", str(path), "--format", "ticket"]).output
+    assert "at the evaluation time given" not in out
+    assert "at the time of the analysis" in out
