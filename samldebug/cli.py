@@ -22,7 +22,7 @@ from .certs import Anchor, CertError, load_certs
 from .config import AppConfig, Limits, MiB, Settings
 from .decode import mib, oversized
 from .diff import compare
-from .inputs import Inputs, profile_metadata, resolve
+from .inputs import SIGNING_CHOICES, Inputs, profile_metadata, resolve
 from .instants import parse_instant
 from .model import AnalysisStop, Finding, Report, Severity
 from .pipeline import analyze, stopped
@@ -181,6 +181,7 @@ def build_settings(
     sp_cert: tuple[str, ...] = (),
     expected_name_id: str | None = None,
     decryption_keys: tuple[Any, ...] = (),
+    signing: str | None = None,
 ) -> tuple[Settings, tuple[Finding, ...]]:
     """The flags mapped onto inputs.Inputs; inputs.resolve does the rest, as for the web page."""
     sources, files = _metadata(metadata, tenant, app_id, cloud, profile)
@@ -207,6 +208,7 @@ def build_settings(
         profile=profile,
         decryption_keys=decryption_keys,
         app_id=app_id,
+        signing=signing,
     )
     settings, trust_notes = resolve(inputs, config, now, operator_keys=_operator_keys(config))
     bad = [n for n in trust_notes if n.code == "bad_certificate"]
@@ -297,6 +299,11 @@ def main() -> None:
 )
 @click.option("--expected-name-id", help="The NameID value the SP expects for this user (transformation hints).")
 @click.option(
+    "--signing",
+    type=click.Choice(SIGNING_CHOICES),
+    help="What the SP requires signed (its 'want assertions / responses signed' setting); unmet, it is an error.",
+)
+@click.option(
     "--sp-key",
     multiple=True,
     metavar="PATH",
@@ -348,6 +355,7 @@ def analyze_cmd(
     lookup_signins: bool,
     signin_filter: str | None,
     expected_name_id: str | None,
+    signing: str | None,
     sp_key: tuple[str, ...],
     sp_key_password: str | None,
     now_text: str | None,
@@ -385,6 +393,7 @@ def analyze_cmd(
         sp_cert=sp_cert,
         expected_name_id=expected_name_id,
         decryption_keys=tuple(keys),
+        signing=signing,
     )
     log_data = None
     if signin_log:

@@ -33,6 +33,10 @@ class Inputs:
     profile: Profile | None = None
     decryption_keys: tuple[Any, ...] = ()  # the user's SP keys; none: the operator's (AppConfig.sp_private_key_file)
     app_id: str | None = None  # the enterprise app's Application ID (tells its sign-in log events from others')
+    signing: str | None = None  # what the SP requires signed (assertion | response | both); overrides a profile's
+
+
+SIGNING_CHOICES = ("assertion", "response", "both")
 
 
 def profile_metadata(profile: Profile | None, *, given: bool) -> str | None:
@@ -61,8 +65,14 @@ def resolve(
         app_id=(inputs.app_id or "").strip() or None,
     )
     settings = found.apply(settings)
-    if inputs.profile is not None:
-        settings = inputs.profile.apply(settings)
+    profile = inputs.profile
+    if inputs.signing:
+        if inputs.signing not in SIGNING_CHOICES:
+            raise ValueError(f"signing must be one of {', '.join(SIGNING_CHOICES)}")
+        given = profile if profile is not None else Profile(name="the settings given")
+        profile = replace(given, signing=inputs.signing)
+    if profile is not None:
+        settings = profile.apply(settings)
     keys = inputs.decryption_keys or operator_keys
     if keys:
         settings = replace(settings, decryption_keys=keys)

@@ -179,7 +179,7 @@
   // it only as the form's own fields when the user analyses. --------------------------------------------------
   var KEY = "samldebug.profiles.v1";
   var SAVED = ["profile", "preset_param", "sp_entity_id", "acs_url", "required_claims", "name_id_format",
-    "expected_name_id", "metadata_url", "tenant", "app_id", "cloud", "metadata", "cert", "idp_entity_id",
+    "expected_name_id", "signing", "metadata_url", "tenant", "app_id", "cloud", "metadata", "cert", "idp_entity_id",
     "skew", "sp_cert"]; // never the message, the SP private key, files or the evaluation time
   var box = document.getElementById("local-profiles");
   if (!box) return;

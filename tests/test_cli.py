@@ -127,3 +127,19 @@ def test_cli_and_web_share_one_fetch_policy() -> None:
     policy = config.fetch_policy(("extra.test",), ca_file="/tmp/ca.pem")
     assert policy.max_bytes == 2048 and policy.ca_file == "/tmp/ca.pem" and policy.allow_http
     assert policy.allowed_hosts[-1] == "extra.test" and "login.microsoftonline.com" in policy.allowed_hosts
+
+
+def test_signing_requirement_flag(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+    from factory import T0, metadata, signed_response
+
+    from samldebug.cli import main
+
+    msg, md = tmp_path / "r.xml", tmp_path / "md.xml"
+    msg.write_bytes(signed_response("assertion"))
+    md.write_bytes(metadata())
+    args = ["analyze", str(msg), "--metadata", str(md), "--now", T0.strftime("%Y-%m-%dT%H:%M:%SZ"), "--format", "json"]
+    unmet = CliRunner().invoke(main, [*args, "--signing", "both"])
+    assert "signing_requirement_unmet" in unmet.output
+    met = CliRunner().invoke(main, [*args, "--signing", "assertion"])
+    assert "signing_requirement_unmet" not in met.output

@@ -413,3 +413,20 @@ def test_a_form_error_is_handled_once_for_every_endpoint(client, path: str, json
         }
     else:
         assert "Nothing to analyse" in r.get_data(as_text=True)
+
+
+def test_the_sp_signing_requirement_is_a_field_and_a_chip(client) -> None:  # type: ignore[no-untyped-def]
+    data = {
+        "input": b64(signed_response("assertion")),
+        "metadata": metadata().decode(),
+        "sp_entity_id": SP_ENTITY_ID,
+        "signing": "response",
+    }
+    html = post_form(client, "/analyze", data).get_data(as_text=True)
+    assert 'id="f-signing"' in html
+    assert "signing_requirement_unmet" in html
+    assert "SP requires signed" in html  # the chip: the requirement stays visible for the next ticket
+    html = post_form(client, "/analyze", dict(data, signing="assertion")).get_data(as_text=True)
+    assert "signing_requirement_unmet" not in html
+    r = post_form(client, "/analyze", dict(data, signing="everything"))
+    assert r.status_code == 400 and "must be one of" in r.get_data(as_text=True)

@@ -16,7 +16,7 @@ from typing import Any
 from .. import catalog, decrypt, fetch, profiles
 from ..certs import Anchor, CertError, load_certs
 from ..config import AppConfig, Limits, Settings
-from ..inputs import Inputs, profile_metadata, resolve
+from ..inputs import SIGNING_CHOICES, Inputs, profile_metadata, resolve
 from ..instants import parse_instant
 from ..model import AnalysisStop, Finding, Report
 from ..pipeline import analyze
@@ -116,6 +116,7 @@ def parse(
         profile=profile,
         decryption_keys=_decryption_keys(fields),
         app_id=_text(fields, "app_id"),
+        signing=_signing(fields),
     )
     settings, trust_notes = resolve(inputs, cfg, now, operator_keys=sp_keys())
     signin_log = upload("signin_log_file", cfg.max_upload_bytes) or _text(fields, "signin_log").encode() or None
@@ -184,6 +185,13 @@ def _sp_anchors(fields: dict[str, Any]) -> tuple[Anchor, ...]:
         return tuple(Anchor(c, "pasted SP certificate") for c in load_certs(sp_cert_text.encode()))
     except CertError as e:
         raise FormError(f"The SP certificate does not load: {e}") from None
+
+
+def _signing(fields: dict[str, Any]) -> str | None:
+    value = _text(fields, "signing")
+    if value and value not in SIGNING_CHOICES:
+        raise FormError(f"'signing' must be one of {', '.join(SIGNING_CHOICES)}")
+    return value or None
 
 
 def _skew(fields: dict[str, Any]) -> int | None:

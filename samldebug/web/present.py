@@ -296,6 +296,7 @@ _CHIP_FIELDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Required claims", ("required_claims",)),
     ("NameID format", ("name_id_format",)),
     ("Expected NameID", ("expected_name_id",)),
+    ("SP requires signed", ("signing",)),
     ("Metadata URL", ("metadata_url",)),
     ("Tenant", ("tenant", "app_id", "cloud")),
     ("IdP metadata", ("metadata", "metadata_file")),
