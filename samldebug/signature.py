@@ -23,9 +23,7 @@ import base64
 import binascii
 import dataclasses
 import hashlib
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -46,6 +44,7 @@ from .catalog import finding
 from .certs import Anchor
 from .config import Limits
 from .instants import iso
+from .lru import LRU
 from .model import CertInfo, Finding, Severity, SignatureInfo, SignatureResult, SignatureStatus, Values
 from .redact import REMOVED
 from .saml import (
@@ -252,7 +251,7 @@ def _signxml(xml: bytes, location: str, cert: x509.Certificate | None, now: date
     return signed
 
 
-class _OutcomeCache:
+class _OutcomeCache(LRU[tuple[bytes, str, bytes], tuple[str, str | None, bytes | None]]):
     """signxml's verdict is a pure function of (exact bytes, signature location, certificate): the
     verification instant is clamped into the certificate's validity, so `now` does not change it. Re-analysing
     the same message (other SP settings, another evaluation time, the same response twice in a capture) reuses
@@ -260,30 +259,13 @@ class _OutcomeCache:
     bytes signxml returned, re-parsed with the hardened parser."""
 
     def __init__(self, entries: int = 512, max_signed_bytes: int = 64 * 1024) -> None:
-        self._data: OrderedDict[tuple[bytes, str, bytes], tuple[str, str | None, bytes | None]] = OrderedDict()
-        self._lock = threading.Lock()
-        self.entries = entries
+        super().__init__(entries)
         self.max_signed_bytes = max_signed_bytes
-
-    def get(self, key: tuple[bytes, str, bytes]) -> tuple[str, str | None, bytes | None] | None:
-        with self._lock:
-            value = self._data.get(key)
-            if value is not None:
-                self._data.move_to_end(key)
-            return value
 
     def put(self, key: tuple[bytes, str, bytes], value: tuple[str, str | None, bytes | None]) -> None:
         if value[2] is not None and len(value[2]) > self.max_signed_bytes:
             return
-        with self._lock:
-            self._data[key] = value
-            self._data.move_to_end(key)
-            while len(self._data) > self.entries:
-                self._data.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._data.clear()
+        super().put(key, value)
 
 
 OUTCOMES = _OutcomeCache()

@@ -7,8 +7,6 @@ URL come in through fetch.fetch_all.
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -18,6 +16,7 @@ from .catalog import finding
 from .certs import Anchor, CertError, load_certs
 from .config import Limits, Settings
 from .decode import strip_bom
+from .lru import LRU
 from .model import AnalysisStop, Finding
 
 
@@ -40,7 +39,7 @@ class Trust:
         )
 
 
-class _DocumentCache:
+class _DocumentCache(LRU[tuple[bytes, str, Limits], tuple[md.IdpInfo, tuple[Finding, ...]] | Finding]):
     """What a metadata document says and whether its own signature verifies, by content hash (and label and
     limits): Entra's metadata is the same bytes on every request of a tenant, and parsing it and verifying its
     signature costs more than analysing the response. Only time-independent results are kept (the document's
@@ -48,29 +47,7 @@ class _DocumentCache:
     and validUntil are judged afresh at each evaluation instant. Bounded LRU, shared by threads."""
 
     def __init__(self, entries: int = 64) -> None:
-        self.entries = entries
-        self._data: OrderedDict[tuple[bytes, str, Limits], tuple[md.IdpInfo, tuple[Finding, ...]] | Finding] = (
-            OrderedDict()
-        )
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[bytes, str, Limits]) -> tuple[md.IdpInfo, tuple[Finding, ...]] | Finding | None:
-        with self._lock:
-            value = self._data.get(key)
-            if value is not None:
-                self._data.move_to_end(key)
-            return value
-
-    def put(self, key: tuple[bytes, str, Limits], value: tuple[md.IdpInfo, tuple[Finding, ...]] | Finding) -> None:
-        with self._lock:
-            self._data[key] = value
-            self._data.move_to_end(key)
-            while len(self._data) > self.entries:
-                self._data.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._data.clear()
+        super().__init__(entries)
 
 
 DOCUMENTS = _DocumentCache()
