@@ -253,6 +253,16 @@ def resolve_profile(
     return None, []
 
 
+def _write_json(text: str) -> None:
+    """JSON straight to stdout: click.echo scans the whole text for ANSI escape sequences to strip when stdout is
+    not a terminal (a regex over every byte of a report: more than the encoding cost). JSON text cannot carry a
+    raw escape character (msgspec writes control characters as \\u001b), so there is nothing to strip."""
+    out = sys.stdout
+    out.write(text)
+    out.write("\n")
+    out.flush()
+
+
 def exit_code(report: Report) -> ExitCode:
     return ExitCode.ERRORS if report.worst is Severity.ERROR else ExitCode.OK
 
@@ -436,7 +446,7 @@ def analyze_cmd(
                     signin_filter=signin_filter,
                 )
     if fmt == "json":
-        click.echo(dumps(report))
+        _write_json(dumps(report))
     elif fmt == "ticket":
         click.echo(ticket_text(report), nl=False)
     else:

@@ -143,3 +143,15 @@ def test_signing_requirement_flag(tmp_path) -> None:  # type: ignore[no-untyped-
     assert "signing_requirement_unmet" in unmet.output
     met = CliRunner().invoke(main, [*args, "--signing", "assertion"])
     assert "signing_requirement_unmet" not in met.output
+
+
+def test_json_output_never_carries_a_raw_terminal_escape() -> None:
+    """--format json is written straight to stdout (no ANSI stripping pass): an escape sequence pasted into the
+    input must reach the output only JSON-escaped, never as a raw ESC a terminal would act on."""
+    pasted = b"\x1b[2J\x1b]0;owned\x07AADSTS50011: The redirect URI 'https://sp.example/acs' \x1b[31mdoes not match"
+    r = invoke("analyze", "-", "--now", NOW, "--format", "json", input=pasted)
+    assert r.exit_code in (0, 1), r.output
+    assert "\x1b" not in r.output and "\x07" not in r.output
+    doc = json.loads(r.output)
+    assert doc["schema"].startswith("samldebug.report/")
+    assert "50011" in r.output  # the content survived
