@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -61,3 +62,15 @@ def shot(page, name: str) -> Path:  # type: ignore[no-untyped-def]
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def docs_shot(page: Any, name: str, selector: str) -> None:
+    """With SAMLDEBUG_UPDATE_SCREENSHOTS=1, a viewport-sized picture for the README in docs/."""
+    if os.environ.get("SAMLDEBUG_UPDATE_SCREENSHOTS") == "1":
+        DOCS.mkdir(exist_ok=True)
+        page.evaluate("document.activeElement && document.activeElement.blur()")  # no focus ring in the picture
+        page.evaluate(f"document.querySelector('{selector}').scrollIntoView()")
+        page.screenshot(path=str(DOCS / f"{name}.png"))

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from browser import PageWatch, shot
+from browser import PageWatch, docs_shot, shot
 from factory import ACS_URL, SP_ENTITY_ID, ResponseSpec, b64, build_response, metadata, signed_response, to_bytes
 from helpers import CORPUS
 from webutil import live_server, make_app
@@ -20,15 +19,6 @@ def server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
     app = make_app(tmp_path_factory.mktemp("web"))
     with live_server(app) as url:
         yield url
-
-
-def docs_shot(page, name: str, selector: str) -> None:  # type: ignore[no-untyped-def]
-    """With SAMLDEBUG_UPDATE_SCREENSHOTS=1, a viewport-sized picture for the README in docs/."""
-    if os.environ.get("SAMLDEBUG_UPDATE_SCREENSHOTS") == "1":
-        DOCS.mkdir(exist_ok=True)
-        page.evaluate("document.activeElement && document.activeElement.blur()")  # no focus ring in the picture
-        page.evaluate(f"document.querySelector('{selector}').scrollIntoView()")
-        page.screenshot(path=str(DOCS / f"{name}.png"))
 
 
 def open_page(browser, server: str, **context):  # type: ignore[no-untyped-def]

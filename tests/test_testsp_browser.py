@@ -5,24 +5,16 @@ the README walkthrough's pictures (docs/testsp-*.png)."""
 from __future__ import annotations
 
 import base64
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
-from browser import PageWatch
+from browser import PageWatch, docs_shot
 from factory import ResponseSpec, metadata, signed_response
 from webutil import live_server, make_app
 
 pytestmark = pytest.mark.browser
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-
-
-def docs_shot(page: Any, name: str, selector: str) -> None:
-    if os.environ.get("SAMLDEBUG_UPDATE_SCREENSHOTS") == "1":
-        page.locator(selector).scroll_into_view_if_needed()
-        page.evaluate(f"document.querySelector('{selector}').scrollIntoView()")
-        page.screenshot(path=str(DOCS / f"{name}.png"))
 
 
 def test_entra_walkthrough(browser: Any, tmp_path: Path) -> None:
