@@ -386,3 +386,18 @@ def test_redirect_binding_payloads_never_reach_the_logs() -> None:
     resp = SimpleNamespace(status="303 See Other", headers=[], sent=0, response_length=0, status_code=303)
     atoms = RedactingLogger(Config()).atoms(resp, req, environ, timedelta(milliseconds=3))
     assert all("fZFdS8" not in str(v) and "secret-state" not in str(v) for v in atoms.values())
+
+
+@pytest.mark.parametrize("location", ["https://idp.example/sso\nX-Injected: 1", "javascript:alert(1)"])
+def test_hostile_idp_endpoint_in_metadata_is_refused_not_a_500(tmp_path: Path, location: str) -> None:
+    """An endpoint Location from the IdP's metadata becomes a redirect and a form action: one that is not an
+    http(s) URL, or holds a control character (a header injection), is not used; the page says why (400)."""
+    app = new_app(tmp_path)
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    c = app.test_client()
+    with_sp(c, metadata(sso=location))
+    for binding in ("redirect", "post"):
+        r = post_form(c, "/sp/acme/start", {"binding": binding})
+        assert r.status_code == 400, (binding, r.status_code)
+        assert "SingleSignOnService" in r.get_data(as_text=True)
+        assert "X-Injected" not in str(r.headers) and "javascript:" not in r.headers.get("Location", "")

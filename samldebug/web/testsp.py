@@ -164,11 +164,19 @@ def _idp(loaded: Loaded, now: datetime) -> Idp:
     for info in found.metadata:
         for e in info.endpoints:
             target = sso if e.kind == "SingleSignOnService" else slo if e.kind == "SingleLogoutService" else None
-            if target is not None:
+            if target is not None and _usable_endpoint(e.location):
                 target.setdefault(
                     "post" if e.binding == sp.POST else "redirect" if e.binding == sp.REDIRECT else "", e.location
                 )
     return Idp(found, notes + found.notes, sso, slo)
+
+
+def _usable_endpoint(location: str) -> bool:
+    """An endpoint the test SP may redirect or post to: an http(s) URL without whitespace or control characters
+    (the metadata is untrusted input: a newline would inject a response header, javascript: would be a link)."""
+    return location.lower().startswith(("https://", "http://")) and not any(
+        ord(ch) <= 0x20 or ord(ch) == 0x7F for ch in location
+    )
 
 
 def _settings(loaded: Loaded, idp: Idp, **kw: Any) -> Settings:
