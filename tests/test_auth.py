@@ -262,3 +262,18 @@ def test_rate_limits_count_per_signed_in_user(tmp_path: Path) -> None:
 
     assert [analyze("alice@contoso.example") for _ in range(3)] == [200, 200, 429]
     assert analyze("bob@contoso.example") == 200  # same proxy address, his own limit
+
+
+def test_return_path_after_sign_in_never_carries_control_characters(tmp_path: Path) -> None:
+    """The path kept for after sign-in becomes a Location header: a CR/LF (a request for /%0D%0A…) made the
+    callback a 500 (werkzeug refuses the header) for whoever followed such a link and signed in."""
+    from samldebug.web.auth import _safe_next
+
+    for hostile in ("/\r\nSet-Cookie: a=b", "/x\ny", "/\x00x", "/\x7f", "/\t/evil.com"):
+        assert _safe_next(hostile) == "/", hostile
+    assert _safe_next("/compare?x=1") == "/compare?x=1"
+    app = make_app(tmp_path, auth="oidc", oidc_issuer="http://127.0.0.1:9", oidc_client_id="x", oidc_client_secret="y")
+    client = app.test_client()
+    assert client.get("/%0D%0ASet-Cookie:%20a=b").status_code == 302
+    with client.session_transaction() as session:
+        assert session["next"] == "/"

@@ -117,6 +117,8 @@ def _require_proxy() -> Any:
 def _safe_next(value: str | None) -> str:
     if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
         return "/"
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):  # a Location header: no CR/LF, and browsers drop tabs
+        return "/"
     parts = urlsplit(value)
     return value if not parts.scheme and not parts.netloc else "/"
 
