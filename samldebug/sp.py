@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import re
 import secrets
 import tomllib
 import zlib
@@ -66,6 +67,8 @@ AUTHN_CONTEXTS = (
 COMPARISONS = ("exact", "minimum", "maximum", "better")
 ENTRA_SSO = "https://login.microsoftonline.com/{tenant}/saml2"
 _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-")
+# A character XML 1.0 cannot hold (lxml refuses it): a single character class, linear on any input.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 class SPError(ValueError):
@@ -240,6 +243,8 @@ class RequestOptions:
             raise SPError("at most 8 AuthnContextClassRef values of at most 256 characters")
         if len(self.name_id_format) > 256 or len(self.acs_url) > 2048:
             raise SPError("NameID format or ACS URL too long")
+        if any(_NOT_XML.search(v) for v in (self.name_id_format, self.acs_url, *self.authn_contexts)):
+            raise SPError("NameID format, ACS URL and AuthnContextClassRef values cannot hold control characters")
 
     def summary(self) -> dict[str, str]:
         """The knobs as shown next to a report ("what this sign-in asked for")."""

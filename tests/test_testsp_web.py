@@ -401,3 +401,18 @@ def test_hostile_idp_endpoint_in_metadata_is_refused_not_a_500(tmp_path: Path, l
         assert r.status_code == 400, (binding, r.status_code)
         assert "SingleSignOnService" in r.get_data(as_text=True)
         assert "X-Injected" not in str(r.headers) and "javascript:" not in r.headers.get("Location", "")
+
+
+@pytest.mark.parametrize(
+    "knob", [{"authn_contexts": "Password\x01"}, {"name_id_format": "urn:\x0bx"}, {"acs_url": "https://a/\ufffe"}]
+)
+def test_knobs_that_cannot_be_xml_are_a_form_error_not_a_500(tmp_path: Path, knob: dict[str, str]) -> None:
+    """A control character in a knob made lxml raise (500) on preview and start; start had already saved the
+    knobs, so the sign-on URL (Entra's Test button) answered 500 from then on."""
+    app = new_app(tmp_path)
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    c = app.test_client()
+    with_sp(c)
+    for route in ("/sp/acme/preview", "/sp/acme/start"):
+        assert post_form(c, route, {"binding": "redirect", **knob}).status_code == 400, route
+    assert c.get("/sp/acme/login").status_code == 303
