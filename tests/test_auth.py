@@ -277,3 +277,22 @@ def test_return_path_after_sign_in_never_carries_control_characters(tmp_path: Pa
     assert client.get("/%0D%0ASet-Cookie:%20a=b").status_code == 302
     with client.session_transaction() as session:
         assert session["next"] == "/"
+
+
+@pytest.mark.parametrize("failure", ["id_token", "unreachable"])
+def test_oidc_callback_failure_is_a_clear_page_not_a_500(tmp_path: Path, failure: str) -> None:
+    """Authlib raises joserfc's errors for an ID token it refuses (expired, wrong nonce or audience, bad signature:
+    not OAuthError) and requests' for a provider it cannot reach; the callback answered 500 for both."""
+    import requests
+    from joserfc.errors import InvalidClaimError
+
+    app = make_app(tmp_path, auth="oidc", oidc_issuer="http://127.0.0.1:9", oidc_client_id="x", oidc_client_secret="y")
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    error = InvalidClaimError("nonce") if failure == "id_token" else requests.ConnectionError("refused")
+
+    def refuse(*_a: object, **_k: object) -> None:
+        raise error
+
+    app.extensions["samldebug.oauth"].oidc.authorize_access_token = refuse
+    r = app.test_client().get("/auth/callback?code=x&state=y")
+    assert r.status_code == 401 and "Sign-in failed" in r.get_data(as_text=True)

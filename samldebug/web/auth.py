@@ -183,13 +183,19 @@ def allowed(claims: dict[str, Any], groups: list[str], roles: list[str]) -> tupl
 def callback() -> Any:
     if mode() != "oidc":
         abort(404)
+    import requests
     from authlib.integrations.base_client.errors import OAuthError
+    from joserfc.errors import JoseError  # Authlib's JOSE library: an ID token it refuses
 
     try:
         token = _oidc_client().authorize_access_token()
-    except OAuthError as e:
-        log.warning("OIDC sign-in failed: %s", e.error)
-        abort(401, description=f"Sign-in failed ({e.error}). Try again.")
+    except (OAuthError, JoseError) as e:
+        error = e.error or type(e).__name__
+        log.warning("OIDC sign-in failed: %s", error)
+        abort(401, description=f"Sign-in failed ({error}). Try again.")
+    except requests.RequestException as e:
+        log.warning("OIDC sign-in failed: the provider cannot be reached (%s)", type(e).__name__)
+        abort(401, description="Sign-in failed: the sign-in provider cannot be reached. Try again later.")
     claims = dict(token.get("userinfo") or {})
     config = current_app.config["SAMLDEBUG"]
     ok, why = allowed(claims, _split(config.oidc_allowed_groups), _split(config.oidc_allowed_roles))
