@@ -416,3 +416,16 @@ def test_knobs_that_cannot_be_xml_are_a_form_error_not_a_500(tmp_path: Path, kno
     for route in ("/sp/acme/preview", "/sp/acme/start"):
         assert post_form(c, route, {"binding": "redirect", **knob}).status_code == 400, route
     assert c.get("/sp/acme/login").status_code == 303
+
+
+def test_pasted_federation_metadata_has_the_same_size_limit_as_the_file(tmp_path: Path) -> None:
+    app = new_app(tmp_path)
+    c = app.test_client()
+    assert post_form(c, "/sp", {"name": "acme"}).status_code == 303
+    too_big = "<x>" + "a" * app.config["SAMLDEBUG"].max_xml_bytes + "</x>"
+    r = post_form(c, "/sp/acme/idp", {"metadata": too_big})
+    assert r.status_code == 400 and "larger than the limit" in r.get_data(as_text=True)
+    engine = create_engine(app.config["SAMLDEBUG"].database_url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT idp_metadata FROM test_sps")).scalar() is None
+    engine.dispose()

@@ -285,7 +285,7 @@ def save_idp(name: str) -> Any:
             )
         except AnalysisStop as stop:
             return _page(loaded, 400, error=stop.finding.title)
-    if data is not None and len(data) > config().max_xml_bytes:
+    if (data is not None and len(data) > config().max_xml_bytes) or len(pasted) > config().max_xml_bytes:
         return _page(loaded, 400, error="The metadata file is larger than the limit.")
     settings["metadata_url"] = url
     db().update(name, clock(), settings, data or pasted or b"")  # each save replaces the whole source
