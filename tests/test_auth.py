@@ -296,3 +296,21 @@ def test_oidc_callback_failure_is_a_clear_page_not_a_500(tmp_path: Path, failure
     app.extensions["samldebug.oauth"].oidc.authorize_access_token = refuse
     r = app.test_client().get("/auth/callback?code=x&state=y")
     assert r.status_code == 401 and "Sign-in failed" in r.get_data(as_text=True)
+
+
+def test_a_test_sps_acs_and_slo_take_the_idps_post_without_a_session(tmp_path: Path) -> None:
+    """The IdP's cross-site POST carries no SameSite=Lax session cookie: with sign-in on, the ACS and SLO of a
+    configured test SP must still take it (the result page it redirects to needs sign-in as usual)."""
+    from webutil import post_form
+
+    open_client = make_app(tmp_path).test_client()
+    assert post_form(open_client, "/sp", {"name": "acme"}).status_code == 303
+    oidc = dict(auth="oidc", oidc_issuer="http://127.0.0.1:9", oidc_client_id="x", oidc_client_secret="y")
+    for app in (make_app(tmp_path, **oidc), proxy_app(tmp_path)):
+        client = app.test_client()
+        peer = {"REMOTE_ADDR": PROXY}  # through the proxy, which passes the IdP's POST without a user
+        assert client.post("/sp/acme/acs", data={"SAMLResponse": "x"}, environ_base=peer).status_code != 401
+        assert client.post("/sp/acme/slo", data={"SAMLRequest": "x"}, environ_base=peer).status_code != 401
+        other = client.post("/sp/other/acs", data={"SAMLResponse": "x"}, environ_base=peer)
+        assert other.status_code in (400, 401)  # no such test SP: refused (CSRF or sign-in), never analysed
+        assert client.get("/sp/acme", environ_base=peer).status_code in (401, 302)

@@ -86,6 +86,8 @@ def _public() -> bool:
         return True
     if endpoint in ("share.delete", "share.delete_confirm", "api.api_delete"):
         return True  # the delete token is the capability (scripts have no browser session)
+    if any(idp_endpoint() for idp_endpoint in current_app.extensions.get("samldebug.csrf_exempt", ())):
+        return True  # a configured test SP's ACS / SLO: the IdP's cross-site POST carries no (Lax) session cookie
     return request.path.startswith("/r/") and not current_app.config["SAMLDEBUG"].auth_permalinks
 
 
