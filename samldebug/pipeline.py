@@ -6,9 +6,11 @@ A step that cannot go on raises AnalysisStop carrying a finding; the report reco
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import mmap
+from collections.abc import Iterator
 from datetime import datetime
 
 from . import budget, capture, checklist, diagnosis, explain, har, signinlog, signins
@@ -109,31 +111,26 @@ def _analyze_message(
     messages: list[Message] = []
     found: list[Finding] = list(notes)
     errors: list[EntraError] = []
-    try:
-        decoded = decode(raw, settings.limits)
-        found.extend(decoded.findings)
-        result = analyze_xml(
-            decoded.xml,
-            settings,
-            now,
-            query=decoded.query if decoded.signature else None,
-            at_issue=at_message_time,
-        )
-        messages.append(result.message)
-        found.extend(f.at(result.message.index) for f in result.findings)
-        errors.extend(result.errors)
-    except AnalysisStop as stop:
-        recognised = _not_a_message(raw, stop.finding) if stop.finding.code in _NOT_A_MESSAGE else None
-        if recognised:
+    with _failures_as_findings(found, "analysis"):
+        try:
+            decoded = decode(raw, settings.limits)
+            found.extend(decoded.findings)
+            result = analyze_xml(
+                decoded.xml,
+                settings,
+                now,
+                query=decoded.query if decoded.signature else None,
+                at_issue=at_message_time,
+            )
+            messages.append(result.message)
+            found.extend(f.at(result.message.index) for f in result.findings)
+            errors.extend(result.errors)
+        except AnalysisStop as stop:
+            recognised = _not_a_message(raw, stop.finding) if stop.finding.code in _NOT_A_MESSAGE else None
+            if not recognised:
+                raise
             errors.extend(recognised[0])
             found.extend(recognised[1])
-        else:
-            found.append(stop.finding)
-    except RecursionError:
-        found.append(_too_deep())
-    except Exception:  # noqa: BLE001 - a bug must become a finding, never a stack trace for the user
-        log.exception("analysis failed")
-        found.append(finding("internal_error"))
     rows = checklist.build(messages, found, errors, settings, decoded.relay_state if decoded else None)
     report = Report(
         input=_input_info(raw, decoded),
@@ -154,17 +151,10 @@ def _analyze_capture(
     found: list[Finding] = list(notes)
     info: dict[str, object] | None = None
     result = None
-    try:
+    with _failures_as_findings(found, "capture analysis"):
         result = capture.analyze_capture(raw, settings, now, entry)
         found.extend(result.findings)
         info = result.info
-    except AnalysisStop as stop:
-        found.append(stop.finding)
-    except RecursionError:
-        found.append(_too_deep())
-    except Exception:  # noqa: BLE001 - a bug must become a finding, never a stack trace for the user
-        log.exception("capture analysis failed")
-        found.append(finding("internal_error"))
     messages = tuple(result.messages) if result else ()
     errors = tuple(result.errors) if result else ()
     relay = next((r for r in (result.relay_states.values() if result else ()) if r), None)
@@ -186,6 +176,21 @@ def _analyze_capture(
     return diagnosis.attach(report, settings)
 
 
+@contextlib.contextmanager
+def _failures_as_findings(found: list[Finding], what: str) -> Iterator[None]:
+    """A step that cannot go on leaves its finding, input nested too deep to read leaves `oversized_input`, and a
+    bug becomes `internal_error` (logged): never a stack trace for the user. What ran before stays in `found`."""
+    try:
+        yield
+    except AnalysisStop as stop:
+        found.append(stop.finding)
+    except RecursionError:
+        found.append(_too_deep())
+    except Exception:  # noqa: BLE001 - a bug must become a finding, never a stack trace for the user
+        log.exception("%s failed", what)
+        found.append(finding("internal_error"))
+
+
 def _too_deep() -> Finding:
     return finding(
         "oversized_input",
@@ -201,18 +206,11 @@ def _read_signins(
     found: list[Finding] = []
     errors: list[EntraError] = []
     log_ = None
-    try:
+    with _failures_as_findings(found, "sign-in log analysis"):
         log_, notes = signinlog.read_signins(raw, only=only, max_bytes=settings.limits.max_capture_bytes)
         evidence = signins.evidence(log_, saml_app_id=settings.app_id)
         found += notes + evidence.findings
         errors += evidence.errors
-    except AnalysisStop as stop:
-        found.append(stop.finding)
-    except RecursionError:
-        found.append(_too_deep())
-    except Exception:  # noqa: BLE001 - a bug must become a finding, never a stack trace for the user
-        log.exception("sign-in log analysis failed")
-        found.append(finding("internal_error"))
     return log_, found, errors
 
 
