@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from realparts import unavailable
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -21,20 +22,14 @@ ARGS = [
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
 
-def require_or_skip(reason: str) -> None:
-    if os.environ.get("REQUIRE_BROWSER") == "1":
-        pytest.fail(f"REQUIRE_BROWSER=1 but {reason}")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
     if not Path(CHROMIUM).exists():
-        require_or_skip(f"{CHROMIUM} is not installed (make test installs it with apt)")
+        unavailable("BROWSER", f"{CHROMIUM} is not installed (make test installs it with apt)")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        require_or_skip("playwright is not installed")
+        unavailable("BROWSER", "playwright is not installed")
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield b

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,14 +13,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import urllib3
+from realparts import free_port
 
 SAMLDEBUG = str(Path(sys.executable).with_name("samldebug"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Instance:

@@ -225,10 +225,3 @@ class MetaServer:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(5)
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])

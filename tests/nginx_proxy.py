@@ -15,25 +15,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import pytest
+from realparts import free_port, unavailable
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 NGINX = "/usr/sbin/nginx"
 PROXY_ADDRESS = "127.0.0.2"
 USERS = {"token-alice": "alice@contoso.example", "token-bob": "bob@contoso.example"}
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("REQUIRE_NGINX") == "1":
-        pytest.fail(f"REQUIRE_NGINX=1 but {reason}")
-    pytest.skip(reason)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @Request.application
@@ -82,13 +70,13 @@ http {{
 @contextmanager
 def nginx_in_front(app_port: int) -> Iterator[str]:
     if not os.path.exists(NGINX):
-        _unavailable("nginx is not installed (apt-get install nginx-light or nginx)")
+        unavailable("NGINX", "nginx is not installed (apt-get install nginx-light or nginx)")
     root = tempfile.mkdtemp(prefix="samldebug-nginx-")
     os.chmod(root, 0o755)
     auth = make_server("127.0.0.1", 0, sign_in_service, threaded=True)
     auth_thread = threading.Thread(target=auth.serve_forever, daemon=True)
     auth_thread.start()
-    port = _free_port()
+    port = free_port()
     conf = os.path.join(root, "nginx.conf")
     with open(conf, "w") as fh:
         fh.write(
@@ -103,13 +91,13 @@ def nginx_in_front(app_port: int) -> Iterator[str]:
         while True:
             if proc.poll() is not None:
                 err = proc.stderr.read().decode() if proc.stderr else ""
-                _unavailable(f"nginx did not start: {err.strip()[:300]}")
+                unavailable("NGINX", f"nginx did not start: {err.strip()[:300]}")
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
                 break
             except OSError:
                 if time.monotonic() > deadline:
-                    _unavailable("nginx did not listen within 20 s")
+                    unavailable("NGINX", "nginx did not listen within 20 s")
                 time.sleep(0.05)
         yield f"http://127.0.0.1:{port}"
     finally:

@@ -11,18 +11,12 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 
 import pytest
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("REQUIRE_POSTGRES") == "1":
-        pytest.fail(f"REQUIRE_POSTGRES=1 but {reason}")
-    pytest.skip(reason)
+from realparts import apt_install, free_port, unavailable
 
 
 def _bindir() -> str | None:
@@ -30,28 +24,14 @@ def _bindir() -> str | None:
     return os.path.dirname(found[-1]) if found else None
 
 
-def _install() -> None:
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        return
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True, timeout=600)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "postgresql"], env=env, capture_output=True, timeout=900)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     bindir = _bindir()
     if bindir is None:
-        _install()
+        apt_install("postgresql")
         bindir = _bindir()
     if bindir is None:
-        _unavailable("PostgreSQL is not installed (apt-get install postgresql)")
+        unavailable("POSTGRES", "PostgreSQL is not installed (apt-get install postgresql)")
     assert bindir is not None
     root = tempfile.mkdtemp(prefix="samldebug-pg-")
     data, sock = os.path.join(root, "data"), os.path.join(root, "sock")
@@ -61,11 +41,11 @@ def postgres_url() -> Iterator[str]:
         try:
             user = pwd.getpwnam("postgres")
         except KeyError:
-            _unavailable("no unprivileged 'postgres' user to run the cluster as")
+            unavailable("POSTGRES", "no unprivileged 'postgres' user to run the cluster as")
         for path in (root, sock):
             os.chown(path, user.pw_uid, user.pw_gid)
         run_as = ["runuser", "-u", "postgres", "--"]
-    port = _free_port()
+    port = free_port()
     try:
         subprocess.run(
             run_as + [f"{bindir}/initdb", "-D", data, "-A", "trust", "-U", "postgres", "--no-sync"],
@@ -95,7 +75,7 @@ def postgres_url() -> Iterator[str]:
         )
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
         shutil.rmtree(root, ignore_errors=True)
-        _unavailable(f"could not start a PostgreSQL cluster: {e}")
+        unavailable("POSTGRES", f"could not start a PostgreSQL cluster: {e}")
     try:
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
     finally:

@@ -16,28 +16,9 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from realparts import apt_install, free_port, unavailable
 
 REDIS_SERVER = "/usr/bin/redis-server"
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("REQUIRE_REDIS") == "1":
-        pytest.fail(f"REQUIRE_REDIS=1 but {reason}")
-    pytest.skip(reason)
-
-
-def _install() -> None:
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        return
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True, timeout=600)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "redis-server"], env=env, capture_output=True, timeout=900)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _ping(port: int) -> bool:
@@ -52,15 +33,15 @@ def _ping(port: int) -> bool:
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
     if not os.path.exists(REDIS_SERVER):
-        _install()
+        apt_install("redis-server")
     if not os.path.exists(REDIS_SERVER):
-        _unavailable("redis-server is not installed (apt-get install redis-server)")
+        unavailable("REDIS", "redis-server is not installed (apt-get install redis-server)")
     try:
         import redis  # noqa: F401 - the client Flask-Limiter's redis storage needs
     except ImportError:
-        _unavailable("the redis client package is not installed (pip install 'samldebug[redis]')")
+        unavailable("REDIS", "the redis client package is not installed (pip install 'samldebug[redis]')")
     root = tempfile.mkdtemp(prefix="samldebug-redis-")
-    port = _free_port()
+    port = free_port()
     args = [REDIS_SERVER, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"]
     args += ["--dir", root, "--protected-mode", "yes", "--logfile", os.path.join(root, "log")]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -69,7 +50,7 @@ def redis_url() -> Iterator[str]:
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
             shutil.rmtree(root, ignore_errors=True)
-            _unavailable(f"redis-server did not start (exit {proc.returncode})")
+            unavailable("REDIS", f"redis-server did not start (exit {proc.returncode})")
         time.sleep(0.05)
     try:
         yield f"redis://127.0.0.1:{port}/0"

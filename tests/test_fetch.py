@@ -21,7 +21,8 @@ from factory import TENANT, KeyPair, make_keypair, sign
 from factory import metadata as make_metadata
 from helpers import CORPUS, NOW
 from lxml import etree
-from metaserver import LocalCA, MetaServer, Reply, free_port, make_ca
+from metaserver import LocalCA, MetaServer, Reply, make_ca
+from realparts import free_port
 
 from samldebug import fetch, metadata
 from samldebug.certs import Anchor, load_certs

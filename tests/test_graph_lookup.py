@@ -22,7 +22,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.x509.oid import NameOID
+from factory import make_keypair
 from metaserver import make_ca
 from signinfactory import CORR, REQ
 
@@ -100,23 +100,8 @@ def loopback(host: str, port: int, *_: Any) -> list[tuple[Any, ...]]:
 
 
 def app_credential() -> tuple[bytes, bytes, rsa.RSAPrivateKey]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "samldebug sign-in lookup")])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return key_pem, cert.public_bytes(serialization.Encoding.PEM), key
+    kp = make_keypair("samldebug sign-in lookup", not_before=datetime.now(UTC) - timedelta(days=1), days=31)
+    return kp.key_pem, kp.cert_pem, kp.key
 
 
 def _b64url(data: str) -> bytes:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -21,16 +20,11 @@ from pathlib import Path
 
 import pytest
 from factory import b64, signed_response
+from realparts import free_port
 
 from samldebug.cli import serve_argv
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _get(
@@ -56,7 +50,7 @@ class Server:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     instance = tmp_path_factory.mktemp("instance")
     log = instance / "server.log"
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, SAMLDEBUG_INSTANCE_PATH=str(instance), PYTHONUNBUFFERED="1")
     env.pop("SAMLDEBUG_TRUST_PROXY_HEADERS", None)
     with log.open("wb") as out:

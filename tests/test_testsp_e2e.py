@@ -8,7 +8,6 @@ SameSite=Lax cookie does not come with it (as with Entra)."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -22,16 +21,11 @@ from typing import Any
 
 import pytest
 from browser import PageWatch
+from realparts import unavailable
 from webutil import live_server, make_app
 
 pytestmark = pytest.mark.browser
 HERE = Path(__file__).resolve().parent
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("REQUIRE_IDP") == "1":
-        pytest.fail(f"REQUIRE_IDP=1 but {reason}")
-    pytest.skip(reason)
 
 
 class Clock:
@@ -66,9 +60,9 @@ def stack(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[St
     try:
         import saml2  # noqa: F401
     except ImportError:
-        _unavailable("pysaml2 is not installed (pip install -e '.[test]')")
+        unavailable("IDP", "pysaml2 is not installed (pip install -e '.[test]')")
     if not shutil.which("xmlsec1"):
-        _unavailable("xmlsec1 is not installed (make system-deps installs it with apt)")
+        unavailable("IDP", "xmlsec1 is not installed (make system-deps installs it with apt)")
     tmp = tmp_path_factory.mktemp("testsp-e2e")
     clock = Clock()
     app = make_app(

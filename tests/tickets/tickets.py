@@ -26,13 +26,12 @@ from factory import (
     ResponseSpec,
     b64,
     build_response,
-    idp_key,
     other_key,
     sign,
     xsw,
 )
+from helpers import entra_settings as entra
 
-from samldebug.certs import Anchor
 from samldebug.config import Settings
 from samldebug.profiles import Profile, presets
 
@@ -40,17 +39,6 @@ NOW = T0 + timedelta(minutes=1)
 SSO = f"https://login.microsoftonline.com/{TENANT}/saml2"
 TRACE = "0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9"
 CORRELATION = "9f8e7d6c-5b4a-4392-8170-6e5d4c3b2a19"
-
-
-def entra(**kw: object) -> Settings:
-    base: dict[str, object] = dict(
-        sp_entity_id=SP_ENTITY_ID,
-        acs_url=ACS_URL,
-        idp_entity_id=ISSUER,
-        anchors=(Anchor(idp_key().cert, "metadata signing cert #1"),),
-    )
-    base.update(kw)
-    return Settings(**base)  # type: ignore[arg-type]
 
 
 def bare(**kw: object) -> Settings:
