@@ -7,8 +7,8 @@ The same text is "Copy for ticket" on every report, `/analyze.txt`, a permalink'
 
 from __future__ import annotations
 
-from .diagnosis import attach
-from .model import Report
+from .diagnosis import HEALTHY, attach
+from .model import Diagnosis, Report
 
 SIDE_LABELS = {
     "entra": "Microsoft Entra ID (the app's configuration in the tenant)",
@@ -27,6 +27,14 @@ _TIME_BASIS = {
 }
 
 
+def side_label(d: Diagnosis) -> str:
+    """Who fixes it. Side `none` is "nothing to fix" only for a healthy sign-in; for an input that could not be
+    used (not well-formed, not SAML, nothing to analyse) the sign-in setup has nothing to fix, but the input has."""
+    if d.side == "none" and d.code != HEALTHY:
+        return "nothing in the sign-in setup: the input itself (see above)"
+    return SIDE_LABELS.get(d.side, d.side)
+
+
 def ticket_text(report: Report, permalink: str | None = None, title: str | None = None) -> str:
     if report.diagnosis is None:
         report = attach(report)
@@ -37,7 +45,7 @@ def ticket_text(report: Report, permalink: str | None = None, title: str | None 
         lines += [title, ""]
     lines.append(d.summary)
     lines.append("")
-    lines.append(f"Fix on: {SIDE_LABELS.get(d.side, d.side)}")
+    lines.append(f"Fix on: {side_label(d)}")
     lines.append(f"Where: {d.where}")
     if d.fix:
         lines.append("Steps:")
@@ -81,4 +89,4 @@ def judged_at(report: Report) -> str:
     return report.now
 
 
-__all__ = ["SIDE_LABELS", "judged_at", "ticket_text"]
+__all__ = ["SIDE_LABELS", "judged_at", "side_label", "ticket_text"]

@@ -185,3 +185,12 @@ def test_compare_says_a_capture_is_judged_at_receipt_even_with_a_time_given(app)
     sides = re.findall(r'class="muted side-time">([^<]*)<', page)
     assert len(sides) == 2 and all("when the capture received it" in s for s in sides), sides
     assert "the time you gave" not in " ".join(sides)
+
+
+def test_an_unusable_input_is_not_called_nothing_to_fix() -> None:
+    from samldebug.pipeline import analyze
+    from samldebug.ticket import ticket_text
+
+    text = ticket_text(analyze(b"<samlp:Response garbage <<<", now=CLOCK))
+    assert "Fix on: nothing to fix" not in text
+    assert "Fix on: nothing in the sign-in setup: the input itself" in text

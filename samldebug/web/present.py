@@ -17,7 +17,7 @@ from ..instants import duration, parse_time
 from ..model import Finding, Message, Report, Values
 from ..report import verdict
 from ..saml import NS
-from ..ticket import SIDE_LABELS, ticket_text
+from ..ticket import side_label, ticket_text
 
 KIND_NAMES = {
     "response": "SAML Response",
@@ -479,7 +479,7 @@ def view(
         "report": report,
         "verdict": verdict(report),
         "diagnosis": report.diagnosis,
-        "side_label": SIDE_LABELS.get(report.diagnosis.side, "") if report.diagnosis else "",
+        "side_label": side_label(report.diagnosis) if report.diagnosis else "",
         "ticket": ticket_text(report, permalink),
         "messages": messages,
         "decisions": decisions,
