@@ -11,14 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from factory import signed_response, xsw
+from helpers import corpus_files
 from lxml import etree
 from signxml import XMLVerifier  # type: ignore[attr-defined]
 from signxml.exceptions import InvalidInput
 
 from samldebug.signature import _Verifier
-
-from factory import signed_response, xsw
-from helpers import corpus_files
 
 DS = "http://www.w3.org/2000/09/xmldsig#"
 FIXTURES = Path(__file__).parent / "data"
