@@ -229,18 +229,21 @@ def read(root: etree._Element, *, include_assertion: bool = True) -> Values:
     return Values(**fields)  # type: ignore[arg-type]
 
 
+_PREFIXES = {v: k for k, v in NS.items()}
+
+
 def xpath_of(el: etree._Element) -> str:
     """A readable XPath with prefixes (samlp:Response/saml:Assertion[1]/ds:Signature)."""
     parts = []
     node: etree._Element | None = el
-    rev = {v: k for k, v in NS.items()}
     while node is not None:
-        qn = etree.QName(node)
-        prefix = rev.get(qn.namespace or "", "")
-        name = f"{prefix}:{qn.localname}" if prefix else qn.localname
+        tag = str(node.tag)
+        namespace, _, local = tag[1:].rpartition("}") if tag[:1] == "{" else ("", "", tag)
+        prefix = _PREFIXES.get(namespace, "")
+        name = f"{prefix}:{local}" if prefix else local
         parent = node.getparent()
         if parent is not None:
-            same = [c for c in parent if c.tag == node.tag]
+            same = list(parent.iterchildren(node.tag))
             if len(same) > 1:
                 name += f"[{same.index(node) + 1}]"
         parts.append(name)

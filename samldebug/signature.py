@@ -216,6 +216,7 @@ def _clamp(now: datetime, cert: x509.Certificate) -> datetime:
 
 
 _ATTRIBUTE_EQUALS = etree.XPath("//@*[. = $uri]")  # every attribute of the document whose value is the URI
+_CERT_DESCRIPTIONS: LRU[tuple[x509.Certificate, str], str] = LRU(256)
 
 
 class _Verifier(XMLVerifier):
@@ -244,6 +245,16 @@ class _Verifier(XMLVerifier):
             return super()._findall(element, query, xpath=xpath)  # type: ignore[no-untyped-call]
         prefix, _, local = query.rpartition(":")
         return list(element.iterchildren(f"{{{SIGNXML_NAMESPACES[prefix or 'ds']}}}{local}"))
+
+    def _get_cert_description(self, cert: Any, cert_source: str) -> str:
+        # signxml formats the subject DN for every verification, for an error message it rarely needs; the same
+        # certificate gives the same text, so it is formatted once (bounded cache, certificates compare by DER).
+        key = (cert, cert_source)
+        text = _CERT_DESCRIPTIONS.get(key)
+        if text is None:
+            text = super()._get_cert_description(cert, cert_source)  # type: ignore[no-untyped-call]
+            _CERT_DESCRIPTIONS.put(key, text)
+        return text
 
     def _resolve_reference(self, doc_root: Any, reference: Any, uri_resolver: Any = None) -> Any:
         uri = reference.get("URI")
