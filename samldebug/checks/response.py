@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from ..catalog import claim_by_name, claims, finding, nameid_formats
 from ..instants import duration, iso, parse_time
 from ..model import Finding, Severity, SignatureStatus
-from ..saml import NS, SUCCESS, has_comment, main_assertion
+from ..saml import ENCRYPTED_ASSERTION, NAME_ID, NS, SUBJECT, SUCCESS, child, has_comment, main_assertion
 from ..transform import hint as transform_hint
 from .context import BASIC_CONFIG, Check, Context
 from .hints import ATTRIBUTES_AND_CLAIMS, entra_name, local_name, mismatch_fix, name_id_source, near_miss
@@ -312,10 +312,10 @@ def check_in_response_to(ctx: Context) -> list[Finding]:
 
 
 def check_encrypted(ctx: Context) -> list[Finding]:
-    enc = ctx.root.find(".//saml:EncryptedAssertion", NS)
+    enc = next(ctx.root.iterdescendants(ENCRYPTED_ASSERTION), None)  # C-level tag filter, no ElementPath
     if enc is None:
         return []
-    method = enc.find(".//{http://www.w3.org/2001/04/xmlenc#}EncryptionMethod")
+    method = next(enc.iterdescendants("{http://www.w3.org/2001/04/xmlenc#}EncryptionMethod"), None)
     return [
         finding(
             "encrypted",
@@ -327,9 +327,9 @@ def check_encrypted(ctx: Context) -> list[Finding]:
 
 def check_comment_in_nameid(ctx: Context) -> list[Finding]:
     assertion = main_assertion(ctx.root)
-    name_id = assertion.find("saml:Subject/saml:NameID", NS) if assertion is not None else None
+    name_id = child(assertion, SUBJECT, NAME_ID) if assertion is not None else None
     if name_id is None and ctx.kind == "logout_request":
-        name_id = ctx.root.find("saml:NameID", NS)
+        name_id = child(ctx.root, NAME_ID)
     if not has_comment(name_id):
         return []
     assert name_id is not None
