@@ -280,7 +280,10 @@ class _Verifier(XMLVerifier):
         return super()._check_key_value_matches_cert_public_key(key_value, public_key, signature_alg)
 
 
-def _signxml(xml: bytes, location: str, cert: x509.Certificate | None, now: datetime) -> etree._Element:
+def _signxml(
+    xml: bytes, location: str, cert: x509.Certificate | None, now: datetime
+) -> tuple[etree._Element, bytes]:
+    """signxml's verification: the signed subtree as signxml parsed it, and the canonical bytes it parsed it from."""
     verifier = _Verifier()
     if cert is not None:
         config = SignatureConfiguration(
@@ -300,10 +303,9 @@ def _signxml(xml: bytes, location: str, cert: x509.Certificate | None, now: date
             digest_algorithms=POLICY.digest_algorithms,
         )
         result = verifier.verify(xml, parser=make_parser(), expect_config=config)
-    signed = result.signed_xml if not isinstance(result, list) else None
-    if signed is None:
+    if isinstance(result, list) or result.signed_xml is None or not isinstance(result.signed_data, bytes):
         raise InvalidInput("the signed content is not XML")
-    return signed
+    return result.signed_xml, result.signed_data
 
 
 class _OutcomeCache(LRU[tuple[bytes, str, bytes], tuple[str, str | None, bytes | None]]):
@@ -339,31 +341,30 @@ def _attempt(
     if cached is not None:
         outcome, error, signed = cached
         return outcome, error, etree.fromstring(signed, make_parser()) if signed is not None else None
-    result = _attempt_uncached(xml, s, cert, now)
-    signed_el = result[2]
-    OUTCOMES.put(key, (result[0], result[1], etree.tostring(signed_el) if signed_el is not None else None))
-    return result
+    outcome, error, signed_el, signed_bytes = _attempt_uncached(xml, s, cert, now)
+    OUTCOMES.put(key, (outcome, error, signed_bytes))  # a hit re-parses the very bytes signxml parsed
+    return outcome, error, signed_el
 
 
 def _attempt_uncached(
     xml: bytes, s: _Sig, cert: x509.Certificate | None, now: datetime
-) -> tuple[str, str | None, etree._Element | None]:
+) -> tuple[str, str | None, etree._Element | None, bytes | None]:
     try:
-        return "verified", None, _signxml(xml, s.location, cert, now)
+        return "verified", None, *_signxml(xml, s.location, cert, now)
     except InvalidDigest as e:
-        return "digest", str(e), None
+        return "digest", str(e), None, None
     except (InvalidSignature, cryptography.exceptions.InvalidSignature) as e:
-        return "value", str(e) or "signature value does not match", None
+        return "value", str(e) or "signature value does not match", None, None
     except InvalidInput as e:
         if "KeyValue" in str(e) or "key value" in str(e).lower():
-            return "keyvalue", str(e), None
-        return "malformed", str(e), None
+            return "keyvalue", str(e), None, None
+        return "malformed", str(e), None, None
     except etree.DocumentInvalid as e:
-        return "malformed", f"the Signature element is not valid XML-DSig ({e})", None
+        return "malformed", f"the Signature element is not valid XML-DSig ({e})", None, None
     except NotImplementedError:
-        return "unsupported", "this key and algorithm combination cannot be checked", None
+        return "unsupported", "this key and algorithm combination cannot be checked", None, None
     except (ValueError, TypeError, KeyError, etree.LxmlError) as e:
-        return "malformed", f"{type(e).__name__}: {e}", None
+        return "malformed", f"{type(e).__name__}: {e}", None, None
 
 
 def _looks_reformatted(el: etree._Element) -> bool:
