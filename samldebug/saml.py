@@ -182,8 +182,10 @@ def _assertion_values(a: etree._Element) -> dict[str, object]:
     }
 
 
-def read(root: etree._Element, *, include_assertion: bool = True) -> Values:
-    """Everything the message states. For a bare Assertion, only the assertion fields are filled."""
+def read(root: etree._Element, *, include_assertion: bool = True, part_of_message: bool = False) -> Values:
+    """Everything the message states. For a bare Assertion, only the assertion fields are filled, and its
+    IssueInstant and Issuer stand for the message's unless it is `part_of_message` (the signed Assertion of a
+    Response whose own ID, IssueInstant and Issuer are not signed: those stay None)."""
     kind = kind_of(root)
     fields: dict[str, object] = {}
     if kind != "assertion":
@@ -223,7 +225,7 @@ def read(root: etree._Element, *, include_assertion: bool = True) -> Values:
         assertion = main_assertion(root)
         if assertion is not None:
             fields.update(_assertion_values(assertion))
-        if kind == "assertion":
+        if kind == "assertion" and not part_of_message:
             fields["issue_instant"] = root.get("IssueInstant")
             fields["issuer"] = fields.get("assertion_issuer")
     return Values(**fields)  # type: ignore[arg-type]

@@ -939,11 +939,9 @@ def _trusted(verified: list[_Sig], layout: _Layout) -> tuple[Values | None, str 
     parent = widest.el.getparent()
     whole = widest.uri == "" or parent is root or parent is None
     covers = xpath_of(parent if not whole and parent is not None else root)
-    trusted = read(widest.signed_xml)
-    if not whole and layout.kind != "assertion":
-        # Only the Assertion is signed: the Response's own ID, IssueInstant and Issuer are not (read() fills
-        # issuer from the Assertion when it reads an Assertion on its own).
-        trusted = dataclasses.replace(trusted, id=None, issue_instant=None, issuer=None)
+    # Only the Assertion is signed: the Response's own ID, IssueInstant and Issuer are not (read() fills issuer
+    # from the Assertion when it reads an Assertion on its own, unless told it is part of a message).
+    trusted = read(widest.signed_xml, part_of_message=not whole and layout.kind != "assertion")
     order = {"response": 0, "assertion": 1}
     covered = {s.on for s in verified}
     if any(s.uri == "" for s in verified):
