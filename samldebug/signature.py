@@ -280,9 +280,7 @@ class _Verifier(XMLVerifier):
         return super()._check_key_value_matches_cert_public_key(key_value, public_key, signature_alg)
 
 
-def _signxml(
-    xml: bytes, location: str, cert: x509.Certificate | None, now: datetime
-) -> tuple[etree._Element, bytes]:
+def _signxml(xml: bytes, location: str, cert: x509.Certificate | None, now: datetime) -> tuple[etree._Element, bytes]:
     """signxml's verification: the signed subtree as signxml parsed it, and the canonical bytes it parsed it from."""
     verifier = _Verifier()
     if cert is not None:
