@@ -318,6 +318,7 @@ _TOP_DECODER: Final = msgspec.json.Decoder(_Top)
 _ENTRY_DECODER: Final = msgspec.json.Decoder(_Entry)
 _TRACER_DECODER: Final = msgspec.json.Decoder(_TracerRequest)
 _STR_DECODER: Final = msgspec.json.Decoder(str)
+_JSON: Final = msgspec.json.Encoder()
 
 # --- byte and text patterns ----------------------------------------------------------------------------------
 
@@ -519,14 +520,113 @@ def url_has_error(url: str) -> bool:
     return (parts.hostname or "").lower() in ENTRA_HOSTS or bool(names & {"error_codes", "error_subcode", "error_uri"})
 
 
+# --- giving a mapped capture's pages back --------------------------------------------------------------------
+
+RELEASE_STEP: Final = 1 * MiB  # pages are given back in steps this large: one madvise call each
+_NEEDLE: Final = 64  # bytes of a slice searched for to learn how far the decoder has read
+_MIN_LANDMARK: Final = 16  # shorter slices are not searched for (a short needle says little)
+_FIND_BODY: Final = 4 * 1024  # an entry with a body this long is found at once: the search then skips the body
+_FIND_EVERY: Final = 16  # otherwise one entry in this many is found (by its startedDateTime)
+
+
+class _PageRelease:
+    """Unmaps the pages of a read-only file mapping that the decoder has already read, while it goes on.
+
+    msgspec decodes the whole capture in one call, and every page it touches stays mapped into this process until
+    the map is closed: without this, a 100 MiB HAR costs 100 MiB of resident memory (file pages, shared with the
+    page cache, but counted against the process all the same). After an entry is decoded, the reader hands over a
+    long Raw slice of it (its largest body; in a capture without bodies its longest header value or cookie).
+    Searching the map for the slice's first bytes, forward from the last known offset (C speed, linear time:
+    CPython's two-way search), says where the slice is, so the decoder is at least at its end; `madvise
+    (MADV_DONTNEED)` on the whole pages before that offset unmaps them. For a read-only shared mapping this only
+    drops this process's references: the page cache keeps the data, and any later read of those bytes (a Raw still
+    held, a second pass) faults them in again, unchanged. So an offset that is off only releases less (or has pages
+    read twice), never changes a result. And it can only be low: the search starts at an offset that every later
+    entry lies beyond, and finds the slice itself or an earlier copy of its bytes.
+
+    What stays resident: up to RELEASE_STEP behind the decoder, plus the entry being decoded (one 50 MiB body
+    stays mapped until its entry ends).
+    """
+
+    __slots__ = ("_map", "_advice", "_passed", "_released", "_waiting", "_started")
+
+    def __init__(self, mapped: mmap.mmap, advice: int) -> None:
+        self._map = mapped
+        self._advice = advice
+        self._passed = 0  # the decoder has read at least this far into the map
+        self._released = 0  # the pages before this offset were released
+        self._waiting = 0  # entries since the last search
+        self._started: str | None = None  # the previous entry's startedDateTime
+
+    @staticmethod
+    def of(data: object, view: memoryview) -> _PageRelease | None:
+        """A releaser for `data` when it is a read-only mmap on a platform with MADV_DONTNEED, else None.
+
+        Read-only (ACCESS_READ) only: such a map is shared and never written through, so dropping its pages loses
+        nothing; a private copy-on-write map (ACCESS_COPY) that was written to would lose the writes."""
+        advice = getattr(mmap, "MADV_DONTNEED", None)
+        if not isinstance(data, mmap.mmap) or advice is None or not view.readonly or not hasattr(data, "madvise"):
+            return None
+        return _PageRelease(data, advice)
+
+    def again(self) -> _PageRelease:
+        """A releaser for a second pass over the same map, from its start."""
+        return _PageRelease(self._map, self._advice)
+
+    def entry(self, started: str | None, req: _Request, resp: _Response) -> None:
+        """One HAR entry has been decoded (msgspec is past its end)."""
+        body = resp.content.text if resp.content is not None else _NULL
+        if req.postData is not None and len(req.postData.text) > len(body):
+            body = req.postData.text
+        if len(body) >= _FIND_BODY:
+            # A large body is found at once: the next search starts after it, so no search ever scans a body.
+            # (The same body twice, e.g. a polled resource: each search finds the next copy, the entry's own.)
+            self._waiting = 0
+            self.passed(body)
+            return
+        # Small entries: their time is found, once in a while. Times only grow along a capture, so the first copy
+        # of this entry's time after the last offset found is in this entry (or, in a run of entries started in
+        # the same millisecond, an earlier one of the run: such a run is found entry by entry, never falling
+        # behind by more than one entry).
+        self._waiting += 1
+        same = started is not None and started == self._started
+        self._started = started
+        if self._waiting < _FIND_EVERY and not same:
+            return
+        self._waiting = 0
+        if started:
+            self.passed(_JSON.encode(started))  # the time as the capture writes it (ISO 8601: no escapes)
+        elif len(body) >= _MIN_LANDMARK:
+            self.passed(body)
+
+    def passed(self, raw: msgspec.Raw | bytes) -> None:
+        """The decoder has read `raw`, a slice of the map lying after every slice passed before it."""
+        if len(raw) < _MIN_LANDMARK:
+            return
+        with memoryview(raw) as head:
+            at = self._map.find(head[:_NEEDLE], self._passed)
+        if at < 0:  # not a slice of this map after all: learn nothing
+            return
+        self._passed = at + len(raw)
+        end = self._passed - self._passed % mmap.PAGESIZE
+        if end - self._released >= RELEASE_STEP:
+            try:
+                self._map.madvise(self._advice, self._released, end - self._released)
+            except OSError:  # a file system or kernel that refuses: keep the pages, the result is the same
+                self._released = len(self._map)
+                return
+            self._released = end
+
+
 # --- the reader ----------------------------------------------------------------------------------------------
 
 
 class _Reader:
     """Accumulates CaptureEntry records and the dropped counts for one capture."""
 
-    def __init__(self, fmt: str, limits: Limits) -> None:
+    def __init__(self, fmt: str, limits: Limits, release: _PageRelease | None = None) -> None:
         self.fmt = fmt
+        self.release = release  # HAR read from a read-only mmap: unmap the pages behind the decoder
         self.label = "HAR entry" if fmt == "har" else "SAML-tracer request"
         self.limits = limits
         self.entries: list[CaptureEntry] = []
@@ -743,6 +843,8 @@ class _Reader:
             self.answer(range(posted, posted_end), content)
         if len(self.entries) == before:
             self.drop("non_saml_entries")
+        if self.release is not None:
+            self.release.entry(e.startedDateTime, req, resp)
 
     def answer(self, request_entries: range, content: _Content) -> None:
         """Keep the SP's answer to a posted SAMLResponse (an SP-library error page says why it refused)."""
@@ -941,7 +1043,8 @@ def read_capture(
     with memoryview(data) as view:
         flat = view if view.format in ("B", "b", "c") and view.ndim == 1 else view.cast("B")
         try:
-            result = _read(flat, limits, max_capture_bytes)  # no slice of `data` outlives this call
+            # no slice of `data` outlives this call
+            result = _read(flat, limits, max_capture_bytes, _PageRelease.of(data, view))
         finally:
             if flat is not view:
                 flat.release()
@@ -950,7 +1053,7 @@ def read_capture(
     return result
 
 
-def _read(view: memoryview, limits: Limits, cap: int) -> Capture | Finding:
+def _read(view: memoryview, limits: Limits, cap: int, release: _PageRelease | None) -> Capture | Finding:
     size = view.nbytes
     if size > cap:
         return oversized("capture", mib(size), cap)
@@ -961,6 +1064,7 @@ def _read(view: memoryview, limits: Limits, cap: int) -> Capture | Finding:
     elif head.startswith(_UTF16_BOMS):
         # A capture re-saved by a Windows editor or PowerShell can be UTF-16: transcode it (a copy, but rare).
         buf = bytes(view).decode("utf-16", "replace").encode("utf-8")
+        release = None  # the decoder reads the copy, not the map
     first = re.search(rb"\S", bytes(buf[:4096]))
     if first is None:
         return not_a_capture("The capture file is empty", actual=f"{size} bytes of whitespace" if size else "0 bytes")
@@ -969,12 +1073,12 @@ def _read(view: memoryview, limits: Limits, cap: int) -> Capture | Finding:
             "The file is not JSON, so it is neither a HAR nor a SAML-tracer export",
             actual=f"starts with {bytes(buf[first.start() : first.start() + 16])!r}",
         )
-    result = _parse(buf, limits)
+    result = _parse(buf, limits, release)
     if isinstance(result, _LoneSurrogates):
         # JSON.stringify (Chrome, Firefox) writes a lone UTF-16 surrogate in a body as "\ud83d" alone, which msgspec
         # refuses. Rare: read a repaired copy (U+FFFD in its place) rather than refuse the capture.
         repaired = repair_surrogates(buf)
-        result = _parse(repaired, limits) if repaired is not None else result.finding
+        result = _parse(repaired, limits, None) if repaired is not None else result.finding
         if isinstance(result, _LoneSurrogates):
             result = result.finding
     return result
@@ -997,9 +1101,11 @@ def repair_surrogates(data: bytes | memoryview) -> bytes | None:
     return repaired if n else None
 
 
-def _parse(buf: memoryview | bytes, limits: Limits) -> Capture | Finding | _LoneSurrogates:
+def _parse(
+    buf: memoryview | bytes, limits: Limits, release: _PageRelease | None
+) -> Capture | Finding | _LoneSurrogates:
     # The fast path: one pass over the file, each entry handed to the reader as it is decoded.
-    reader = _Reader("har", limits)
+    reader = _Reader("har", limits, release)
     token = _SINK.set(reader)
     try:
         fast = _STREAM_DECODER.decode(buf)
@@ -1034,7 +1140,8 @@ def _parse(buf: memoryview | bytes, limits: Limits) -> Capture | Finding | _Lone
         return malformed("The capture file is not valid UTF-8 text", str(e))
     if top.log is None or top.log.entries is None:
         return not_a_capture("The file is JSON, but not a HAR or SAML-tracer export", actual="a HAR without entries")
-    reader = _Reader("har", limits)
+    # (Reading again from the start: a fresh releaser, which only re-releases what the fast path released.)
+    reader = _Reader("har", limits, release.again() if release is not None else None)
     token = _SINK.set(reader)
     try:
         for raw in top.log.entries:
