@@ -11,12 +11,15 @@ post), and the Location header of a redirect. Entra errors: the error page of an
 Streaming, not loading: a 100 MiB capture is never turned into Python objects. msgspec decodes the file in one
 pass into small structs that declare only the fields used (everything else is skipped in C); request and response
 bodies stay `Raw` slices of the input (zero copy; the input may be an mmap). msgspec calls each entry's
-`__post_init__` as soon as the entry is decoded: the reader takes what it needs there and the entry drops the rest,
-so memory does not grow with the capture. A body is searched in place (re on the buffer) and decoded to text only
-when it holds a SAML form or an Entra error, and then only a window around it. What is kept is copied out as `str`,
-so no slice of the input outlives `read_capture` (an mmap can be closed right after). When an entry has a shape the
-structs do not accept, a slower path splits the entries first and decodes each alone, so that one malformed entry
-is skipped instead of failing the capture.
+`__post_init__` as soon as the entry is decoded (a SAML-tracer request's too): the reader takes what it needs there
+and the entry drops the rest, so memory does not grow with the capture. When the input is a read-only mmap (the CLI
+maps a capture file), the pages the decoder has passed are unmapped as it goes on (_PageRelease), so the file does
+not stay resident either. A body is searched in place (re on the buffer) and decoded to text only when it holds a
+SAML form or an Entra error, and then only a window around it. What is kept is copied out as `str`, so no slice of
+the input outlives `read_capture` (an mmap can be closed right after). When an entry has a shape the structs do not
+accept, a slower path splits the entries first and decodes each alone, so that one malformed entry is skipped
+instead of failing the capture (that path reads the whole file before its first entry: its pages are all resident
+at once, then given back entry by entry).
 
 Privacy: cookies, Authorization headers, Set-Cookie, passwords and tokens are never copied out; `Capture.dropped`
 counts what the capture held and the reader did not keep.
@@ -289,11 +292,12 @@ class _StreamLog(msgspec.Struct):
 
 class _StreamTop(msgspec.Struct):
     log: _StreamLog | None = None
-    requests: list[msgspec.Raw] | None = None
+    requests: list[_TracerEntry] | None = None
     timestamp: int | float | str | None = None
 
 
 _SINK: Final[ContextVar[_Reader | None]] = ContextVar("samldebug_har_reader", default=None)
+_TRACER_SINK: Final[ContextVar[_Reader | None]] = ContextVar("samldebug_tracer_reader", default=None)
 
 
 class _TracerHeader(msgspec.Struct):
@@ -311,6 +315,16 @@ class _TracerRequest(msgspec.Struct):
     postData: dict[str, Any] | str | None = None  # noqa: N815 - {name: [values]}, or "{overwritten}"
     saml: str | None = None  # SAML-tracer's own decoded copy of the message (XML text)
     responseStatus: int | float | str | None = None  # noqa: N815
+
+
+class _TracerEntry(_TracerRequest):
+    """A SAML-tracer request of the fast path: handed to the reader as soon as it is decoded, like _Entry."""
+
+    def __post_init__(self) -> None:
+        reader = _TRACER_SINK.get()
+        if reader is not None:
+            reader.tracer_record(self)
+            self.requestHeaders = self.responseHeaders = self.post = self.postData = self.saml = None
 
 
 _STREAM_DECODER: Final = msgspec.json.Decoder(_StreamTop)
@@ -534,15 +548,17 @@ class _PageRelease:
 
     msgspec decodes the whole capture in one call, and every page it touches stays mapped into this process until
     the map is closed: without this, a 100 MiB HAR costs 100 MiB of resident memory (file pages, shared with the
-    page cache, but counted against the process all the same). After an entry is decoded, the reader hands over a
-    long Raw slice of it (its largest body; in a capture without bodies its longest header value or cookie).
-    Searching the map for the slice's first bytes, forward from the last known offset (C speed, linear time:
-    CPython's two-way search), says where the slice is, so the decoder is at least at its end; `madvise
-    (MADV_DONTNEED)` on the whole pages before that offset unmaps them. For a read-only shared mapping this only
+    page cache, but counted against the process all the same). After an entry is decoded, the reader hands over
+    something of it that the file holds verbatim: a large body (a Raw slice of the map), else, now and then, its
+    startedDateTime as JSON writes it (a SAML-tracer request: its URL). Searching the map for its first bytes,
+    forward from the last known offset (C speed, linear time: CPython's two-way search), says where it is, so the
+    decoder is at least at its end; `madvise(MADV_DONTNEED)` on the whole pages before that offset unmaps them (one
+    call per RELEASE_STEP). Each search scans only what lies between the last thing found and this one, so the
+    searches together read the file at most once more, at several GB/s. For a read-only shared mapping this only
     drops this process's references: the page cache keeps the data, and any later read of those bytes (a Raw still
     held, a second pass) faults them in again, unchanged. So an offset that is off only releases less (or has pages
     read twice), never changes a result. And it can only be low: the search starts at an offset that every later
-    entry lies beyond, and finds the slice itself or an earlier copy of its bytes.
+    entry lies beyond, and finds the entry's own copy of those bytes or an earlier one.
 
     What stays resident: up to RELEASE_STEP behind the decoder, plus the entry being decoded (one 50 MiB body
     stays mapped until its entry ends).
@@ -598,6 +614,12 @@ class _PageRelease:
             self.passed(_JSON.encode(started))  # the time as the capture writes it (ISO 8601: no escapes)
         elif len(body) >= _MIN_LANDMARK:
             self.passed(body)
+
+    def request(self, url: str) -> None:
+        """One SAML-tracer request has been decoded. It has no time and no Raw slice: its URL, as JSON writes it,
+        is found instead (every request: an export without response bodies has small requests, each one scan). A
+        copy of the URL in the previous response's Location header may be found first: one request behind."""
+        self.passed(_JSON.encode(url))
 
     def passed(self, raw: msgspec.Raw | bytes) -> None:
         """The decoder has read `raw`, a slice of the map lying after every slice passed before it."""
@@ -907,12 +929,19 @@ class _Reader:
 
     # -- SAML-tracer ----------------------------------------------------------------------------------------
 
-    def tracer_request(self, index: int, raw: msgspec.Raw) -> None:
+    def tracer_request(self, raw: msgspec.Raw) -> None:
+        """One request of the slow path (see _parse): decoded on its own, so a malformed one is skipped alone."""
         try:
             r = _TRACER_DECODER.decode(raw)
         except (msgspec.DecodeError, UnicodeDecodeError):
             self.drop("unreadable_entries")
+            self.next_index += 1
             return
+        self.tracer_record(r)
+
+    def tracer_record(self, r: _TracerRequest) -> None:
+        index = self.next_index
+        self.next_index += 1
         before = len(self.entries)
         # SAML-tracer records no per-request time: only the export's own timestamp, which is not when it happened.
         ctx = _Ctx(index, None, r.method, r.url, r.responseStatus)
@@ -954,6 +983,8 @@ class _Reader:
             self.url(ctx, _join(r.url, location), location=True)
         if len(self.entries) == before:
             self.drop("non_saml_entries")
+        if self.release is not None:
+            self.release.request(r.url)
 
 
 class _Ctx:
@@ -1104,9 +1135,10 @@ def repair_surrogates(data: bytes | memoryview) -> bytes | None:
 def _parse(
     buf: memoryview | bytes, limits: Limits, release: _PageRelease | None
 ) -> Capture | Finding | _LoneSurrogates:
-    # The fast path: one pass over the file, each entry handed to the reader as it is decoded.
-    reader = _Reader("har", limits, release)
-    token = _SINK.set(reader)
+    # The fast path: one pass over the file, each HAR entry or SAML-tracer request handed to its reader as it is
+    # decoded. Both readers give pages back through one releaser: the file is read once, front to back.
+    har_reader, tracer_reader = _Reader("har", limits, release), _Reader("saml-tracer", limits, release)
+    tokens = _SINK.set(har_reader), _TRACER_SINK.set(tracer_reader)
     try:
         fast = _STREAM_DECODER.decode(buf)
     except msgspec.ValidationError:  # (a subclass of DecodeError)
@@ -1116,14 +1148,12 @@ def _parse(
     except UnicodeDecodeError as e:  # msgspec raises it for invalid UTF-8 inside a string it materialises
         return malformed("The capture file is not valid UTF-8 text", str(e))
     finally:
-        _SINK.reset(token)
+        _SINK.reset(tokens[0])
+        _TRACER_SINK.reset(tokens[1])
     if fast is not None and fast.log is not None and fast.log.entries is not None:
-        return _capture(reader, fast.log.creator, len(fast.log.entries))
+        return _capture(har_reader, fast.log.creator, len(fast.log.entries))
     if fast is not None and fast.requests is not None:
-        reader = _Reader("saml-tracer", limits)
-        for i, raw in enumerate(fast.requests):
-            reader.tracer_request(i, raw)
-        return _capture(reader, None, len(fast.requests), fast.timestamp)
+        return _capture(tracer_reader, None, len(fast.requests), fast.timestamp)
     if fast is not None:
         what = "a HAR without log.entries" if fast.log is not None else "no log (HAR) or requests (SAML-tracer) key"
         return not_a_capture("The file is JSON, but not a HAR or SAML-tracer export", actual=what)
@@ -1138,17 +1168,23 @@ def _parse(
         return json_error(e)
     except UnicodeDecodeError as e:
         return malformed("The capture file is not valid UTF-8 text", str(e))
-    if top.log is None or top.log.entries is None:
-        return not_a_capture("The file is JSON, but not a HAR or SAML-tracer export", actual="a HAR without entries")
     # (Reading again from the start: a fresh releaser, which only re-releases what the fast path released.)
-    reader = _Reader("har", limits, release.again() if release is not None else None)
-    token = _SINK.set(reader)
-    try:
-        for raw in top.log.entries:
-            reader.har_entry(raw)
-    finally:
-        _SINK.reset(token)
-    return _capture(reader, top.log.creator, len(top.log.entries))
+    again = release.again() if release is not None else None
+    if top.log is not None and top.log.entries is not None:
+        reader = _Reader("har", limits, again)
+        token = _SINK.set(reader)
+        try:
+            for raw in top.log.entries:
+                reader.har_entry(raw)
+        finally:
+            _SINK.reset(token)
+        return _capture(reader, top.log.creator, len(top.log.entries))
+    if top.requests is not None:
+        reader = _Reader("saml-tracer", limits, again)
+        for raw in top.requests:
+            reader.tracer_request(raw)
+        return _capture(reader, None, len(top.requests), top.timestamp)
+    return not_a_capture("The file is JSON, but not a HAR or SAML-tracer export", actual="a HAR without entries")
 
 
 def _exported_at(value: int | float | str | None) -> datetime | None:
