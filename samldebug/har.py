@@ -272,7 +272,9 @@ class _Response(msgspec.Struct):
 
 
 class _Entry(msgspec.Struct):
-    startedDateTime: str | None = None  # noqa: N815
+    # A `str | None`, decoded by the reader (_STARTED): kept as the file's own bytes, it also tells the reader where
+    # in a mapped file the decoder is (_PageRelease).
+    startedDateTime: msgspec.Raw = _NULL  # noqa: N815
     request: _Request | None = None
     response: _Response | None = None
 
@@ -282,7 +284,7 @@ class _Entry(msgspec.Struct):
         reader = _SINK.get()
         if reader is not None:
             reader.har_record(self)
-            self.startedDateTime = self.request = self.response = None
+            self.startedDateTime, self.request, self.response = _NULL, None, None
 
 
 class _StreamLog(msgspec.Struct):
@@ -332,6 +334,7 @@ _TOP_DECODER: Final = msgspec.json.Decoder(_Top)
 _ENTRY_DECODER: Final = msgspec.json.Decoder(_Entry)
 _TRACER_DECODER: Final = msgspec.json.Decoder(_TracerRequest)
 _STR_DECODER: Final = msgspec.json.Decoder(str)
+_STARTED: Final = msgspec.json.Decoder(str | None)
 _JSON: Final = msgspec.json.Encoder()
 
 # --- byte and text patterns ----------------------------------------------------------------------------------
@@ -549,8 +552,8 @@ class _PageRelease:
     msgspec decodes the whole capture in one call, and every page it touches stays mapped into this process until
     the map is closed: without this, a 100 MiB HAR costs 100 MiB of resident memory (file pages, shared with the
     page cache, but counted against the process all the same). After an entry is decoded, the reader hands over
-    something of it that the file holds verbatim: a large body (a Raw slice of the map), else, now and then, its
-    startedDateTime as JSON writes it (a SAML-tracer request: its URL). Searching the map for its first bytes,
+    something of it that the file holds verbatim: a large body, else, now and then, its startedDateTime (both Raw
+    slices of the map; a SAML-tracer request: its URL, as JSON writes it). Searching the map for its first bytes,
     forward from the last known offset (C speed, linear time: CPython's two-way search), says where it is, so the
     decoder is at least at its end; `madvise(MADV_DONTNEED)` on the whole pages before that offset unmaps them (one
     call per RELEASE_STEP). Each search scans only what lies between the last thing found and this one, so the
@@ -564,7 +567,7 @@ class _PageRelease:
     stays mapped until its entry ends).
     """
 
-    __slots__ = ("_map", "_advice", "_passed", "_released", "_waiting", "_started")
+    __slots__ = ("_map", "_advice", "_passed", "_released", "_waiting", "_started", "_budget")
 
     def __init__(self, mapped: mmap.mmap, advice: int) -> None:
         self._map = mapped
@@ -572,7 +575,10 @@ class _PageRelease:
         self._passed = 0  # the decoder has read at least this far into the map
         self._released = 0  # the pages before this offset were released
         self._waiting = 0  # entries since the last search
-        self._started: str | None = None  # the previous entry's startedDateTime
+        self._started = _NULL  # the previous entry's startedDateTime
+        # Bytes all searches may scan together: in a capture read as expected they scan what lies between the
+        # things found, less than the file; this keeps any capture within two extra passes at C speed.
+        self._budget = 2 * len(mapped)
 
     @staticmethod
     def of(data: object, view: memoryview) -> _PageRelease | None:
@@ -589,8 +595,8 @@ class _PageRelease:
         """A releaser for a second pass over the same map, from its start."""
         return _PageRelease(self._map, self._advice)
 
-    def entry(self, started: str | None, req: _Request, resp: _Response) -> None:
-        """One HAR entry has been decoded (msgspec is past its end)."""
+    def entry(self, started: msgspec.Raw, req: _Request, resp: _Response) -> None:
+        """One HAR entry has been decoded (msgspec is past its end); `started` is its startedDateTime as written."""
         body = resp.content.text if resp.content is not None else _NULL
         if req.postData is not None and len(req.postData.text) > len(body):
             body = req.postData.text
@@ -605,15 +611,12 @@ class _PageRelease:
         # the same millisecond, an earlier one of the run: such a run is found entry by entry, never falling
         # behind by more than one entry).
         self._waiting += 1
-        same = started is not None and started == self._started
+        same = started == self._started
         self._started = started
         if self._waiting < _FIND_EVERY and not same:
             return
         self._waiting = 0
-        if started:
-            self.passed(_JSON.encode(started))  # the time as the capture writes it (ISO 8601: no escapes)
-        elif len(body) >= _MIN_LANDMARK:
-            self.passed(body)
+        self.passed(started if len(started) >= _MIN_LANDMARK else body)
 
     def request(self, url: str) -> None:
         """One SAML-tracer request has been decoded. It has no time and no Raw slice: its URL, as JSON writes it,
@@ -622,12 +625,16 @@ class _PageRelease:
         self.passed(_JSON.encode(url))
 
     def passed(self, raw: msgspec.Raw | bytes) -> None:
-        """The decoder has read `raw`, a slice of the map lying after every slice passed before it."""
-        if len(raw) < _MIN_LANDMARK:
+        """The decoder has read `raw`, bytes the map holds after every slice passed before it (if it holds them)."""
+        if len(raw) < _MIN_LANDMARK or self._budget <= 0:
             return
+        # At most the budget is scanned, found or not: bytes the file does not hold verbatim (a URL some tool
+        # escaped differently) cost one scan to the end, never one per entry.
+        limit = min(len(self._map), self._passed + self._budget)
         with memoryview(raw) as head:
-            at = self._map.find(head[:_NEEDLE], self._passed)
-        if at < 0:  # not a slice of this map after all: learn nothing
+            at = self._map.find(head[:_NEEDLE], self._passed, limit)
+        self._budget -= (at if at >= 0 else limit) - self._passed
+        if at < 0:  # learn nothing
             return
         self._passed = at + len(raw)
         end = self._passed - self._passed % mmap.PAGESIZE
@@ -826,12 +833,14 @@ class _Reader:
         self.next_index = index + 1
 
     def har_record(self, e: _Entry) -> None:
+        # Raised here, a ValidationError (not a string) or DecodeError (not UTF-8) fails the entry as msgspec would.
+        started = _STARTED.decode(e.startedDateTime)
         index = self.next_index
         self.next_index += 1
         req = e.request or _Request()
         resp = e.response or _Response()
         before = len(self.entries)
-        ctx = _Ctx(index, e.startedDateTime, req.method, req.url, resp.status)
+        ctx = _Ctx(index, started, req.method, req.url, resp.status)
 
         self.drop("cookies", len(req.cookies or ()) + len(resp.cookies or ()))
         location: str | None = None
