@@ -575,7 +575,7 @@ class _PageRelease:
         self._passed = 0  # the decoder has read at least this far into the map
         self._released = 0  # the pages before this offset were released
         self._waiting = 0  # entries since the last search
-        self._started = _NULL  # the previous entry's startedDateTime
+        self._started = b""  # the previous entry's startedDateTime, as written
         # Bytes all searches may scan together: in a capture read as expected they scan what lies between the
         # things found, less than the file; this keeps any capture within two extra passes at C speed.
         self._budget = 2 * len(mapped)
@@ -611,8 +611,9 @@ class _PageRelease:
         # the same millisecond, an earlier one of the run: such a run is found entry by entry, never falling
         # behind by more than one entry).
         self._waiting += 1
-        same = started == self._started
-        self._started = started
+        written = bytes(started)  # a copy: no slice of the input may outlive read_capture
+        same = written == self._started
+        self._started = written
         if self._waiting < _FIND_EVERY and not same:
             return
         self._waiting = 0
