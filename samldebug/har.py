@@ -597,9 +597,10 @@ class _PageRelease:
 
     def entry(self, started: msgspec.Raw, req: _Request, resp: _Response) -> None:
         """One HAR entry has been decoded (msgspec is past its end); `started` is its startedDateTime as written."""
-        body = resp.content.text if resp.content is not None else _NULL
-        if req.postData is not None and len(req.postData.text) > len(body):
-            body = req.postData.text
+        content, post = resp.content, req.postData
+        body = _NULL if content is None else content.text
+        if post is not None and len(post.text) > len(body):
+            body = post.text
         if len(body) >= _FIND_BODY:
             # A large body is found at once: the next search starts after it, so no search ever scans a body.
             # (The same body twice, e.g. a polled resource: each search finds the next copy, the entry's own.)
@@ -610,12 +611,12 @@ class _PageRelease:
         # of this entry's time after the last offset found is in this entry (or, in a run of entries started in
         # the same millisecond, an earlier one of the run: such a run is found entry by entry, never falling
         # behind by more than one entry).
-        self._waiting += 1
         written = bytes(started)  # a copy: no slice of the input may outlive read_capture
-        same = written == self._started
-        self._started = written
-        if self._waiting < _FIND_EVERY and not same:
-            return
+        if written != self._started:
+            self._started = written
+            self._waiting += 1
+            if self._waiting < _FIND_EVERY:
+                return
         self._waiting = 0
         self.passed(started if len(started) >= _MIN_LANDMARK else body)
 
