@@ -543,7 +543,7 @@ RELEASE_STEP: Final = 1 * MiB  # pages are given back in steps this large: one m
 _NEEDLE: Final = 64  # bytes of a slice searched for to learn how far the decoder has read
 _MIN_LANDMARK: Final = 16  # shorter slices are not searched for (a short needle says little)
 _FIND_BODY: Final = 4 * 1024  # an entry with a body this long is found at once: the search then skips the body
-_FIND_EVERY: Final = 16  # otherwise one entry in this many is found (by its startedDateTime)
+_FIND_EVERY: Final = 16  # otherwise one entry in this many is found (by its startedDateTime / URL)
 
 
 class _PageRelease:
@@ -567,7 +567,7 @@ class _PageRelease:
     stays mapped until its entry ends).
     """
 
-    __slots__ = ("_map", "_advice", "_passed", "_released", "_waiting", "_started", "_budget")
+    __slots__ = ("_map", "_advice", "_passed", "_released", "_waiting", "_started", "_urls", "_budget")
 
     def __init__(self, mapped: mmap.mmap, advice: int) -> None:
         self._map = mapped
@@ -576,6 +576,7 @@ class _PageRelease:
         self._released = 0  # the pages before this offset were released
         self._waiting = 0  # entries since the last search
         self._started = b""  # the previous entry's startedDateTime, as written
+        self._urls: set[str] = set()  # the URLs of the SAML-tracer requests since the last search
         # Bytes all searches may scan together: in a capture read as expected they scan what lies between the
         # things found, less than the file; this keeps any capture within two extra passes at C speed.
         self._budget = 2 * len(mapped)
@@ -621,9 +622,17 @@ class _PageRelease:
         self.passed(started if len(started) >= _MIN_LANDMARK else body)
 
     def request(self, url: str) -> None:
-        """One SAML-tracer request has been decoded. It has no time and no Raw slice: its URL, as JSON writes it,
-        is found instead (every request: an export without response bodies has small requests, each one scan). A
-        copy of the URL in the previous response's Location header may be found first: one request behind."""
+        """One SAML-tracer request has been decoded. It has no time and no Raw slice: its URL, as JSON writes it, is
+        found instead, once in a while, or at once when a request since the last search had the same URL (a polled
+        URL would otherwise be found in the first of its copies, ever further behind). The first copy after the last
+        offset found is then this request's own, or an earlier one in a request since the last search (a Location
+        header pointing here): never more than _FIND_EVERY requests behind."""
+        self._waiting += 1
+        if self._waiting < _FIND_EVERY and url not in self._urls:
+            self._urls.add(url)
+            return
+        self._waiting = 0
+        self._urls.clear()
         self.passed(_JSON.encode(url))
 
     def passed(self, raw: msgspec.Raw | bytes) -> None:

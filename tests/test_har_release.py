@@ -235,6 +235,20 @@ def test_a_large_saml_tracer_export_reads_the_same_and_its_pages_are_given_back(
     assert resident < 0.15 * path.stat().st_size // 1024
 
 
+@linux_only
+def test_a_polled_url_does_not_leave_the_release_behind(tmp_path: Path) -> None:
+    """SAML-tracer requests are found by their URL: one URL polled thousands of times is found request by request,
+    so release keeps up."""
+    doc = tracer_export(12000)
+    for r in doc["requests"][:12000]:
+        r["url"] = "https://app.example.net/api/status?poll=1"
+    path = tmp_path / "polled.json"
+    path.write_bytes(hf.dumps(doc))
+    released, resident = read_mapped(path)
+    assert released == read_capture(path.read_bytes(), LIMITS)
+    assert resident < 0.15 * path.stat().st_size // 1024
+
+
 def test_a_saml_tracer_request_of_another_shape_is_skipped_alone(tmp_path: Path) -> None:
     """A request the fast path's struct refuses sends the reader back to the start, request by request: that one
     is counted unreadable, every other is read, numbered as before."""
