@@ -576,7 +576,7 @@ class _PageRelease:
         self._released = 0  # the pages before this offset were released
         self._waiting = 0  # entries since the last search
         self._started = b""  # the previous entry's startedDateTime, as written
-        self._urls: set[str] = set()  # the URLs of the SAML-tracer requests since the last search
+        self._urls: set[int] = set()  # the URLs (hashes) of the SAML-tracer requests since the last search
         # Bytes all searches may scan together: in a capture read as expected they scan what lies between the
         # things found, less than the file; this keeps any capture within two extra passes at C speed.
         self._budget = 2 * len(mapped)
@@ -612,14 +612,15 @@ class _PageRelease:
         # of this entry's time after the last offset found is in this entry (or, in a run of entries started in
         # the same millisecond, an earlier one of the run: such a run is found entry by entry, never falling
         # behind by more than one entry).
-        written = bytes(started)  # a copy: no slice of the input may outlive read_capture
+        # A copy (no slice of the input may outlive read_capture), of what can be a time: never a hostile megabyte.
+        written = bytes(started) if len(started) <= _NEEDLE else b""
         if written != self._started:
             self._started = written
             self._waiting += 1
             if self._waiting < _FIND_EVERY:
                 return
         self._waiting = 0
-        self.passed(started if len(started) >= _MIN_LANDMARK else body)
+        self.passed(written if len(written) >= _MIN_LANDMARK else body)
 
     def request(self, url: str) -> None:
         """One SAML-tracer request has been decoded. It has no time and no Raw slice: its URL, as JSON writes it, is
@@ -628,12 +629,15 @@ class _PageRelease:
         offset found is then this request's own, or an earlier one in a request since the last search (a Location
         header pointing here): never more than _FIND_EVERY requests behind."""
         self._waiting += 1
-        if self._waiting < _FIND_EVERY and url not in self._urls:
-            self._urls.add(url)
+        key = hash(url)  # (not the URL: a hostile export's URLs can be megabytes; a collision costs one search)
+        if self._waiting < _FIND_EVERY and key not in self._urls:
+            self._urls.add(key)
             return
         self._waiting = 0
         self._urls.clear()
-        self.passed(_JSON.encode(url))
+        # The start of the URL as JSON writes it (escapes are per character, so without its closing quote this is
+        # the start of the whole URL's JSON too).
+        self.passed(_JSON.encode(url[:_NEEDLE])[:-1])
 
     def passed(self, raw: msgspec.Raw | bytes) -> None:
         """The decoder has read `raw`, bytes the map holds after every slice passed before it (if it holds them)."""
