@@ -557,7 +557,9 @@ class _PageRelease:
     forward from the last known offset (C speed, linear time: CPython's two-way search), says where it is, so the
     decoder is at least at its end; `madvise(MADV_DONTNEED)` on the whole pages before that offset unmaps them (one
     call per RELEASE_STEP). Each search scans only what lies between the last thing found and this one, so the
-    searches together read the file at most once more, at several GB/s. For a read-only shared mapping this only
+    searches together read the file about once more, at several GB/s (never more than twice: a budget). Captures
+    with neither bodies nor times (hand-made) are found by their small bodies, or not at all: then nothing is
+    released, as before. For a read-only shared mapping this only
     drops this process's references: the page cache keeps the data, and any later read of those bytes (a Raw still
     held, a second pass) faults them in again, unchanged. So an offset that is off only releases less (or has pages
     read twice), never changes a result. And it can only be low: the search starts at an offset that every later
