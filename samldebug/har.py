@@ -11,12 +11,15 @@ post), and the Location header of a redirect. Entra errors: the error page of an
 Streaming, not loading: a 100 MiB capture is never turned into Python objects. msgspec decodes the file in one
 pass into small structs that declare only the fields used (everything else is skipped in C); request and response
 bodies stay `Raw` slices of the input (zero copy; the input may be an mmap). msgspec calls each entry's
-`__post_init__` as soon as the entry is decoded: the reader takes what it needs there and the entry drops the rest,
-so memory does not grow with the capture. A body is searched in place (re on the buffer) and decoded to text only
-when it holds a SAML form or an Entra error, and then only a window around it. What is kept is copied out as `str`,
-so no slice of the input outlives `read_capture` (an mmap can be closed right after). When an entry has a shape the
-structs do not accept, a slower path splits the entries first and decodes each alone, so that one malformed entry
-is skipped instead of failing the capture.
+`__post_init__` as soon as the entry is decoded (a SAML-tracer request's too): the reader takes what it needs there
+and the entry drops the rest, so memory does not grow with the capture. When the input is a read-only mmap (the CLI
+maps a capture file), the pages the decoder has passed are unmapped as it goes on (_PageRelease), so the file does
+not stay resident either. A body is searched in place (re on the buffer) and decoded to text only when it holds a
+SAML form or an Entra error, and then only a window around it. What is kept is copied out as `str`, so no slice of
+the input outlives `read_capture` (an mmap can be closed right after). When an entry has a shape the structs do not
+accept, a slower path splits the entries first and decodes each alone, so that one malformed entry is skipped
+instead of failing the capture (that path reads the whole file before its first entry: its pages are all resident
+at once, then given back entry by entry).
 
 Privacy: cookies, Authorization headers, Set-Cookie, passwords and tokens are never copied out; `Capture.dropped`
 counts what the capture held and the reader did not keep.
@@ -269,7 +272,9 @@ class _Response(msgspec.Struct):
 
 
 class _Entry(msgspec.Struct):
-    startedDateTime: str | None = None  # noqa: N815
+    # A `str | None`, decoded by the reader (_STARTED): kept as the file's own bytes, it also tells the reader where
+    # in a mapped file the decoder is (_PageRelease).
+    startedDateTime: msgspec.Raw = _NULL  # noqa: N815
     request: _Request | None = None
     response: _Response | None = None
 
@@ -279,7 +284,7 @@ class _Entry(msgspec.Struct):
         reader = _SINK.get()
         if reader is not None:
             reader.har_record(self)
-            self.startedDateTime = self.request = self.response = None
+            self.startedDateTime, self.request, self.response = _NULL, None, None
 
 
 class _StreamLog(msgspec.Struct):
@@ -289,11 +294,12 @@ class _StreamLog(msgspec.Struct):
 
 class _StreamTop(msgspec.Struct):
     log: _StreamLog | None = None
-    requests: list[msgspec.Raw] | None = None
+    requests: list[_TracerEntry] | None = None
     timestamp: int | float | str | None = None
 
 
 _SINK: Final[ContextVar[_Reader | None]] = ContextVar("samldebug_har_reader", default=None)
+_TRACER_SINK: Final[ContextVar[_Reader | None]] = ContextVar("samldebug_tracer_reader", default=None)
 
 
 class _TracerHeader(msgspec.Struct):
@@ -313,11 +319,23 @@ class _TracerRequest(msgspec.Struct):
     responseStatus: int | float | str | None = None  # noqa: N815
 
 
+class _TracerEntry(_TracerRequest):
+    """A SAML-tracer request of the fast path: handed to the reader as soon as it is decoded, like _Entry."""
+
+    def __post_init__(self) -> None:
+        reader = _TRACER_SINK.get()
+        if reader is not None:
+            reader.tracer_record(self)
+            self.requestHeaders = self.responseHeaders = self.post = self.postData = self.saml = None
+
+
 _STREAM_DECODER: Final = msgspec.json.Decoder(_StreamTop)
 _TOP_DECODER: Final = msgspec.json.Decoder(_Top)
 _ENTRY_DECODER: Final = msgspec.json.Decoder(_Entry)
 _TRACER_DECODER: Final = msgspec.json.Decoder(_TracerRequest)
 _STR_DECODER: Final = msgspec.json.Decoder(str)
+_STARTED: Final = msgspec.json.Decoder(str | None)
+_JSON: Final = msgspec.json.Encoder()
 
 # --- byte and text patterns ----------------------------------------------------------------------------------
 
@@ -519,14 +537,142 @@ def url_has_error(url: str) -> bool:
     return (parts.hostname or "").lower() in ENTRA_HOSTS or bool(names & {"error_codes", "error_subcode", "error_uri"})
 
 
+# --- giving a mapped capture's pages back --------------------------------------------------------------------
+
+RELEASE_STEP: Final = 1 * MiB  # pages are given back in steps this large: one madvise call each
+_NEEDLE: Final = 64  # bytes of a slice searched for to learn how far the decoder has read
+_MIN_LANDMARK: Final = 16  # shorter slices are not searched for (a short needle says little)
+_FIND_BODY: Final = 4 * 1024  # an entry with a body this long is found at once: the search then skips the body
+_FIND_EVERY: Final = 16  # otherwise one entry in this many is found (by its startedDateTime / URL)
+
+
+class _PageRelease:
+    """Unmaps the pages of a read-only file mapping that the decoder has already read, while it goes on.
+
+    msgspec decodes the whole capture in one call, and every page it touches stays mapped into this process until
+    the map is closed: without this, a 100 MiB HAR costs 100 MiB of resident memory (file pages, shared with the
+    page cache, but counted against the process all the same). After an entry is decoded, the reader hands over
+    something of it that the file holds verbatim: a large body, else, now and then, its startedDateTime (both Raw
+    slices of the map; a SAML-tracer request: its URL, as JSON writes it). Searching the map for its first bytes,
+    forward from the last known offset (C speed, linear time: CPython's two-way search), says where it is, so the
+    decoder is at least at its end; `madvise(MADV_DONTNEED)` on the whole pages before that offset unmaps them (one
+    call per RELEASE_STEP). Each search scans only what lies between the last thing found and this one, so the
+    searches together read the file about once more, at several GB/s (never more than twice: a budget). Captures
+    with neither bodies nor times (hand-made) are found by their small bodies, or not at all: then nothing is
+    released, as before. For a read-only shared mapping this only
+    drops this process's references: the page cache keeps the data, and any later read of those bytes (a Raw still
+    held, a second pass) faults them in again, unchanged. So an offset that is off only releases less (or has pages
+    read twice), never changes a result. And it can only be low: the search starts at an offset that every later
+    entry lies beyond, and finds the entry's own copy of those bytes or an earlier one.
+
+    What stays resident: up to RELEASE_STEP behind the decoder, plus the entry being decoded (one 50 MiB body
+    stays mapped until its entry ends).
+    """
+
+    __slots__ = ("_map", "_advice", "_passed", "_released", "_waiting", "_started", "_urls", "_budget")
+
+    def __init__(self, mapped: mmap.mmap, advice: int) -> None:
+        self._map = mapped
+        self._advice = advice
+        self._passed = 0  # the decoder has read at least this far into the map
+        self._released = 0  # the pages before this offset were released
+        self._waiting = 0  # entries since the last search
+        self._started = b""  # the previous entry's startedDateTime, as written
+        self._urls: set[int] = set()  # the URLs (hashes) of the SAML-tracer requests since the last search
+        # Bytes all searches may scan together: in a capture read as expected they scan what lies between the
+        # things found, less than the file; this keeps any capture within two extra passes at C speed.
+        self._budget = 2 * len(mapped)
+
+    @staticmethod
+    def of(data: object, view: memoryview) -> _PageRelease | None:
+        """A releaser for `data` when it is a read-only mmap on a platform with MADV_DONTNEED, else None.
+
+        Read-only (ACCESS_READ) only: such a map is shared and never written through, so dropping its pages loses
+        nothing; a private copy-on-write map (ACCESS_COPY) that was written to would lose the writes."""
+        advice = getattr(mmap, "MADV_DONTNEED", None)
+        if not isinstance(data, mmap.mmap) or advice is None or not view.readonly or not hasattr(data, "madvise"):
+            return None
+        return _PageRelease(data, advice)
+
+    def again(self) -> _PageRelease:
+        """A releaser for a second pass over the same map, from its start."""
+        return _PageRelease(self._map, self._advice)
+
+    def entry(self, started: msgspec.Raw, req: _Request, resp: _Response) -> None:
+        """One HAR entry has been decoded (msgspec is past its end); `started` is its startedDateTime as written."""
+        content, post = resp.content, req.postData
+        body = _NULL if content is None else content.text
+        if post is not None and len(post.text) > len(body):
+            body = post.text
+        if len(body) >= _FIND_BODY:
+            # A large body is found at once: the next search starts after it, so no search ever scans a body.
+            # (The same body twice, e.g. a polled resource: each search finds the next copy, the entry's own.)
+            self._waiting = 0
+            self.passed(body)
+            return
+        # Small entries: their time is found, once in a while. Times only grow along a capture, so the first copy
+        # of this entry's time after the last offset found is in this entry (or, in a run of entries started in
+        # the same millisecond, an earlier one of the run: such a run is found entry by entry, never falling
+        # behind by more than one entry).
+        # A copy (no slice of the input may outlive read_capture), of what can be a time: never a hostile megabyte.
+        written = bytes(started) if len(started) <= _NEEDLE else b""
+        if written != self._started:
+            self._started = written
+            self._waiting += 1
+            if self._waiting < _FIND_EVERY:
+                return
+        self._waiting = 0
+        self.passed(written if len(written) >= _MIN_LANDMARK else body)
+
+    def request(self, url: str) -> None:
+        """One SAML-tracer request has been decoded. It has no time and no Raw slice: its URL, as JSON writes it, is
+        found instead, once in a while, or at once when a request since the last search had the same URL (a polled
+        URL would otherwise be found in the first of its copies, ever further behind). The first copy after the last
+        offset found is then this request's own, or an earlier one in a request since the last search (a Location
+        header pointing here): never more than _FIND_EVERY requests behind."""
+        self._waiting += 1
+        key = hash(url)  # (not the URL: a hostile export's URLs can be megabytes; a collision costs one search)
+        if self._waiting < _FIND_EVERY and key not in self._urls:
+            self._urls.add(key)
+            return
+        self._waiting = 0
+        self._urls.clear()
+        # The start of the URL as JSON writes it (escapes are per character, so without its closing quote this is
+        # the start of the whole URL's JSON too).
+        self.passed(_JSON.encode(url[:_NEEDLE])[:-1])
+
+    def passed(self, raw: msgspec.Raw | bytes) -> None:
+        """The decoder has read `raw`, bytes the map holds after every slice passed before it (if it holds them)."""
+        if len(raw) < _MIN_LANDMARK or self._budget <= 0:
+            return
+        # At most the budget is scanned, found or not: bytes the file does not hold verbatim (a URL some tool
+        # escaped differently) cost one scan to the end, never one per entry.
+        limit = min(len(self._map), self._passed + self._budget)
+        with memoryview(raw) as head:
+            at = self._map.find(head[:_NEEDLE], self._passed, limit)
+        self._budget -= (at if at >= 0 else limit) - self._passed
+        if at < 0:  # learn nothing
+            return
+        self._passed = at + len(raw)
+        end = self._passed - self._passed % mmap.PAGESIZE
+        if end - self._released >= RELEASE_STEP:
+            try:
+                self._map.madvise(self._advice, self._released, end - self._released)
+            except OSError:  # a file system or kernel that refuses: keep the pages, the result is the same
+                self._released = len(self._map)
+                return
+            self._released = end
+
+
 # --- the reader ----------------------------------------------------------------------------------------------
 
 
 class _Reader:
     """Accumulates CaptureEntry records and the dropped counts for one capture."""
 
-    def __init__(self, fmt: str, limits: Limits) -> None:
+    def __init__(self, fmt: str, limits: Limits, release: _PageRelease | None = None) -> None:
         self.fmt = fmt
+        self.release = release  # HAR read from a read-only mmap: unmap the pages behind the decoder
         self.label = "HAR entry" if fmt == "har" else "SAML-tracer request"
         self.limits = limits
         self.entries: list[CaptureEntry] = []
@@ -704,12 +850,14 @@ class _Reader:
         self.next_index = index + 1
 
     def har_record(self, e: _Entry) -> None:
+        # Raised here, a ValidationError (not a string) or DecodeError (not UTF-8) fails the entry as msgspec would.
+        started = _STARTED.decode(e.startedDateTime)
         index = self.next_index
         self.next_index += 1
         req = e.request or _Request()
         resp = e.response or _Response()
         before = len(self.entries)
-        ctx = _Ctx(index, e.startedDateTime, req.method, req.url, resp.status)
+        ctx = _Ctx(index, started, req.method, req.url, resp.status)
 
         self.drop("cookies", len(req.cookies or ()) + len(resp.cookies or ()))
         location: str | None = None
@@ -743,6 +891,8 @@ class _Reader:
             self.answer(range(posted, posted_end), content)
         if len(self.entries) == before:
             self.drop("non_saml_entries")
+        if self.release is not None:
+            self.release.entry(e.startedDateTime, req, resp)
 
     def answer(self, request_entries: range, content: _Content) -> None:
         """Keep the SP's answer to a posted SAMLResponse (an SP-library error page says why it refused)."""
@@ -805,12 +955,19 @@ class _Reader:
 
     # -- SAML-tracer ----------------------------------------------------------------------------------------
 
-    def tracer_request(self, index: int, raw: msgspec.Raw) -> None:
+    def tracer_request(self, raw: msgspec.Raw) -> None:
+        """One request of the slow path (see _parse): decoded on its own, so a malformed one is skipped alone."""
         try:
             r = _TRACER_DECODER.decode(raw)
         except (msgspec.DecodeError, UnicodeDecodeError):
             self.drop("unreadable_entries")
+            self.next_index += 1
             return
+        self.tracer_record(r)
+
+    def tracer_record(self, r: _TracerRequest) -> None:
+        index = self.next_index
+        self.next_index += 1
         before = len(self.entries)
         # SAML-tracer records no per-request time: only the export's own timestamp, which is not when it happened.
         ctx = _Ctx(index, None, r.method, r.url, r.responseStatus)
@@ -852,6 +1009,8 @@ class _Reader:
             self.url(ctx, _join(r.url, location), location=True)
         if len(self.entries) == before:
             self.drop("non_saml_entries")
+        if self.release is not None:
+            self.release.request(r.url)
 
 
 class _Ctx:
@@ -941,7 +1100,8 @@ def read_capture(
     with memoryview(data) as view:
         flat = view if view.format in ("B", "b", "c") and view.ndim == 1 else view.cast("B")
         try:
-            result = _read(flat, limits, max_capture_bytes)  # no slice of `data` outlives this call
+            # no slice of `data` outlives this call
+            result = _read(flat, limits, max_capture_bytes, _PageRelease.of(data, view))
         finally:
             if flat is not view:
                 flat.release()
@@ -950,7 +1110,7 @@ def read_capture(
     return result
 
 
-def _read(view: memoryview, limits: Limits, cap: int) -> Capture | Finding:
+def _read(view: memoryview, limits: Limits, cap: int, release: _PageRelease | None) -> Capture | Finding:
     size = view.nbytes
     if size > cap:
         return oversized("capture", mib(size), cap)
@@ -961,6 +1121,7 @@ def _read(view: memoryview, limits: Limits, cap: int) -> Capture | Finding:
     elif head.startswith(_UTF16_BOMS):
         # A capture re-saved by a Windows editor or PowerShell can be UTF-16: transcode it (a copy, but rare).
         buf = bytes(view).decode("utf-16", "replace").encode("utf-8")
+        release = None  # the decoder reads the copy, not the map
     first = re.search(rb"\S", bytes(buf[:4096]))
     if first is None:
         return not_a_capture("The capture file is empty", actual=f"{size} bytes of whitespace" if size else "0 bytes")
@@ -969,12 +1130,12 @@ def _read(view: memoryview, limits: Limits, cap: int) -> Capture | Finding:
             "The file is not JSON, so it is neither a HAR nor a SAML-tracer export",
             actual=f"starts with {bytes(buf[first.start() : first.start() + 16])!r}",
         )
-    result = _parse(buf, limits)
+    result = _parse(buf, limits, release)
     if isinstance(result, _LoneSurrogates):
         # JSON.stringify (Chrome, Firefox) writes a lone UTF-16 surrogate in a body as "\ud83d" alone, which msgspec
         # refuses. Rare: read a repaired copy (U+FFFD in its place) rather than refuse the capture.
         repaired = repair_surrogates(buf)
-        result = _parse(repaired, limits) if repaired is not None else result.finding
+        result = _parse(repaired, limits, None) if repaired is not None else result.finding
         if isinstance(result, _LoneSurrogates):
             result = result.finding
     return result
@@ -997,10 +1158,13 @@ def repair_surrogates(data: bytes | memoryview) -> bytes | None:
     return repaired if n else None
 
 
-def _parse(buf: memoryview | bytes, limits: Limits) -> Capture | Finding | _LoneSurrogates:
-    # The fast path: one pass over the file, each entry handed to the reader as it is decoded.
-    reader = _Reader("har", limits)
-    token = _SINK.set(reader)
+def _parse(
+    buf: memoryview | bytes, limits: Limits, release: _PageRelease | None
+) -> Capture | Finding | _LoneSurrogates:
+    # The fast path: one pass over the file, each HAR entry or SAML-tracer request handed to its reader as it is
+    # decoded. Both readers give pages back through one releaser: the file is read once, front to back.
+    har_reader, tracer_reader = _Reader("har", limits, release), _Reader("saml-tracer", limits, release)
+    tokens = _SINK.set(har_reader), _TRACER_SINK.set(tracer_reader)
     try:
         fast = _STREAM_DECODER.decode(buf)
     except msgspec.ValidationError:  # (a subclass of DecodeError)
@@ -1010,14 +1174,12 @@ def _parse(buf: memoryview | bytes, limits: Limits) -> Capture | Finding | _Lone
     except UnicodeDecodeError as e:  # msgspec raises it for invalid UTF-8 inside a string it materialises
         return malformed("The capture file is not valid UTF-8 text", str(e))
     finally:
-        _SINK.reset(token)
+        _SINK.reset(tokens[0])
+        _TRACER_SINK.reset(tokens[1])
     if fast is not None and fast.log is not None and fast.log.entries is not None:
-        return _capture(reader, fast.log.creator, len(fast.log.entries))
+        return _capture(har_reader, fast.log.creator, len(fast.log.entries))
     if fast is not None and fast.requests is not None:
-        reader = _Reader("saml-tracer", limits)
-        for i, raw in enumerate(fast.requests):
-            reader.tracer_request(i, raw)
-        return _capture(reader, None, len(fast.requests), fast.timestamp)
+        return _capture(tracer_reader, None, len(fast.requests), fast.timestamp)
     if fast is not None:
         what = "a HAR without log.entries" if fast.log is not None else "no log (HAR) or requests (SAML-tracer) key"
         return not_a_capture("The file is JSON, but not a HAR or SAML-tracer export", actual=what)
@@ -1032,16 +1194,23 @@ def _parse(buf: memoryview | bytes, limits: Limits) -> Capture | Finding | _Lone
         return json_error(e)
     except UnicodeDecodeError as e:
         return malformed("The capture file is not valid UTF-8 text", str(e))
-    if top.log is None or top.log.entries is None:
-        return not_a_capture("The file is JSON, but not a HAR or SAML-tracer export", actual="a HAR without entries")
-    reader = _Reader("har", limits)
-    token = _SINK.set(reader)
-    try:
-        for raw in top.log.entries:
-            reader.har_entry(raw)
-    finally:
-        _SINK.reset(token)
-    return _capture(reader, top.log.creator, len(top.log.entries))
+    # (Reading again from the start: a fresh releaser, which only re-releases what the fast path released.)
+    again = release.again() if release is not None else None
+    if top.log is not None and top.log.entries is not None:
+        reader = _Reader("har", limits, again)
+        token = _SINK.set(reader)
+        try:
+            for raw in top.log.entries:
+                reader.har_entry(raw)
+        finally:
+            _SINK.reset(token)
+        return _capture(reader, top.log.creator, len(top.log.entries))
+    if top.requests is not None:
+        reader = _Reader("saml-tracer", limits, again)
+        for raw in top.requests:
+            reader.tracer_request(raw)
+        return _capture(reader, None, len(top.requests), top.timestamp)
+    return not_a_capture("The file is JSON, but not a HAR or SAML-tracer export", actual="a HAR without entries")
 
 
 def _exported_at(value: int | float | str | None) -> datetime | None:
