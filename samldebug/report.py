@@ -17,10 +17,7 @@ from .catalog import claims, entry
 from .diagnosis import attach
 from .model import SCHEMA_ID, SCHEMA_V1, Finding, Message, Report, Severity, SignatureStatus, SignInLog
 
-
-def _plain(value: Any) -> Any:
-    """Dataclasses and enums → builtin types (dicts, tuples, str…), in C: this runs for every request."""
-    return msgspec.to_builtins(value)
+_SEVERITY_VALUES = tuple(s.value for s in Severity)  # the order of `counts`
 
 
 def verdict(report: Report) -> dict[str, Any]:
@@ -35,74 +32,85 @@ def verdict(report: Report) -> dict[str, Any]:
     )
     statuses = [m.signature.status.value for m in signed if m.signature is not None]
     signature = statuses[0] if statuses else None
-    expired = bool(codes & {"expired", "not_yet_valid"})
     worst = report.worst
-    if not report.messages:
-        headline = next((f.title for f in report.findings), "Nothing to analyse")
-    elif attack:
-        first = next((f for f in report.findings if entry(f.code).attack), None)
-        headline = "Attack detected: " + (first.title if first else "this message must be rejected")
-    elif signature == SignatureStatus.INVALID.value:
-        headline = "Signature invalid"
-    elif worst is Severity.ERROR:
-        headline = "Signature " + (signature or "n/a") + ", but the SP will reject this message"
-    elif signature == SignatureStatus.VALID.value:
-        headline = "Signature valid; no blocking problem found"
-    else:
-        headline = "Signature " + (signature or "n/a")
+    counts = dict.fromkeys(_SEVERITY_VALUES, 0)
+    for f in report.findings:
+        counts[f.severity] += 1  # a StrEnum member finds (and keeps) its value's key
     d = report.diagnosis
     return {
-        "headline": d.summary if d is not None else headline,
+        "headline": d.summary if d is not None else _headline(report, attack, signature, worst),
         "side": d.side if d is not None else None,
         "signature": signature,
         "attack": attack,
-        "expired": expired,
+        "expired": not codes.isdisjoint(("expired", "not_yet_valid")),
         "worst": worst.value if worst else None,
-        "counts": {s.value: sum(1 for f in report.findings if f.severity is s) for s in Severity},
+        "counts": counts,
     }
 
 
-def _label_attributes(values: dict[str, Any] | None) -> None:
-    """Add the catalog's friendly name to each attribute (the SAML FriendlyName stays as sent)."""
-    if not values:
-        return
-    for attr in values["attributes"]:
-        claim = claims().get(attr["name"])
-        attr["label"] = claim.friendly if claim else None
+def _headline(report: Report, attack: bool, signature: str | None, worst: Severity | None) -> str:
+    """The banner of a report without a diagnosis (one still being built, or read from an old document)."""
+    if not report.messages:
+        return next((f.title for f in report.findings), "Nothing to analyse")
+    if attack:
+        first = next((f for f in report.findings if entry(f.code).attack), None)
+        return "Attack detected: " + (first.title if first else "this message must be rejected")
+    if signature == SignatureStatus.INVALID.value:
+        return "Signature invalid"
+    if worst is Severity.ERROR:
+        return "Signature " + (signature or "n/a") + ", but the SP will reject this message"
+    if signature == SignatureStatus.VALID.value:
+        return "Signature valid; no blocking problem found"
+    return "Signature " + (signature or "n/a")
 
 
 def _message_json(m: Message) -> dict[str, Any]:
-    out: dict[str, Any] = _plain(m)
-    _label_attributes(out["trusted"])
-    _label_attributes(out["unverified"])
+    """A message as builtins, each attribute with the catalog's friendly name added (the SAML FriendlyName stays
+    as sent)."""
+    out: dict[str, Any] = msgspec.to_builtins(m)
+    known = claims()
+    for values in (out["trusted"], out["unverified"]):
+        for attr in values["attributes"] if values else ():
+            claim = known.get(attr["name"])
+            attr["label"] = claim.friendly if claim else None
     return out
 
 
-def to_json(report: Report) -> dict[str, Any]:
+def _document(report: Report, messages: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """The report's JSON document with its dataclasses (and enums, tuples) left in place: msgspec walks them in C,
+    whether it encodes them (dumps) or turns them into builtins (to_json). The messages come from the caller
+    (_message_json). Sequences are lists, as readers of to_json expect."""
     return {
         "schema": report.schema,
-        "diagnosis": _plain(report.diagnosis),
+        "diagnosis": report.diagnosis,
         "now": report.now,
         "time_basis": report.time_basis,
         "skew": report.skew,
         "verdict": verdict(report),
-        "input": _plain(report.input),
-        "messages": [_message_json(m) for m in report.messages],
-        "findings": [_plain(f) for f in report.findings],
-        "entra_errors": [_plain(e) for e in report.entra_errors],
-        "checklist": [_plain(r) for r in report.checklist],
-        "flows": [_plain(f) for f in report.flows],
-        "timeline": [_plain(t) for t in report.timeline],
-        "flow_diagnoses": [_plain(d) for d in report.flow_diagnoses],
+        "input": report.input,
+        "messages": messages,
+        "findings": list(report.findings),
+        "entra_errors": list(report.entra_errors),
+        "checklist": list(report.checklist),
+        "flows": list(report.flows),
+        "timeline": list(report.timeline),
+        "flow_diagnoses": list(report.flow_diagnoses),
         # Only when a sign-in log was given, so reports of other inputs keep their exact shape.
-        **({"signins": _plain(report.signins)} if report.signins is not None else {}),
+        **({"signins": report.signins} if report.signins is not None else {}),
     }
 
 
+def to_json(report: Report) -> dict[str, Any]:
+    """The report as builtin types (dicts, lists, tuples, str…), schema samldebug.report/2."""
+    doc: dict[str, Any] = msgspec.to_builtins(_document(report, None))
+    doc["messages"] = [_message_json(m) for m in report.messages]  # its key already holds its place in the order
+    return doc
+
+
 def dumps(report: Report, indent: int | None = 2) -> str:
-    """The report as JSON text (UTF-8, key order kept), encoded by msgspec: Python's pure-Python pretty
-    printer cost more than the analysis itself."""
-    data = msgspec.json.encode(to_json(report))
+    """The report as JSON text (UTF-8, key order kept), encoded by msgspec straight from the dataclasses: Python's
+    pure-Python pretty printer cost more than the analysis itself, and making builtins first doubled the walk."""
+    data = msgspec.json.encode(_document(report, [_message_json(m) for m in report.messages]))
     if indent:
         data = msgspec.json.format(data, indent=indent)
     return data.decode()
