@@ -81,6 +81,15 @@ class FetchPolicy:
     ca_file: str | None = None  # CA bundle for TLS verification; None: the system's default bundle
 
 
+_PREFIX = "SAMLDEBUG_"
+
+
+def _prefixed(env: Mapping[str, str]) -> dict[str, str]:
+    """The SAMLDEBUG_* variables, in one pass over the environment: a lookup per field (about 40, nearly all
+    missing: a KeyError inside os.environ each) cost more than the rest of reading the configuration."""
+    return {k: env[k] for k in env if k.startswith(_PREFIX)}
+
+
 # Words operators write for booleans in the environment, beyond msgspec's true/false/1/0.
 _BOOL_WORDS = {"yes": "true", "on": "true", "no": "false", "off": "false"}
 _FIELD_PATH = re.compile(r"`\$\.([a-z_]+)`")
@@ -131,29 +140,35 @@ class AppConfig:
     @classmethod
     def load(cls, env: Mapping[str, str], file_values: Mapping[str, object] | None = None) -> AppConfig:
         """`file_values` (samldebug.toml) overridden by SAMLDEBUG_* variables; text converted by msgspec."""
+        return cls._from_values(_prefixed(env), file_values or {})
+
+    @classmethod
+    def _from_values(cls, given: Mapping[str, str], file_values: Mapping[str, object]) -> AppConfig:
         values: dict[str, object] = {}
-        for f in fields(cls):
-            raw = env.get(f"SAMLDEBUG_{f.name.upper()}", (file_values or {}).get(f.name))
+        for name, variable, is_bool in _FIELDS:
+            raw = given.get(variable, file_values.get(name))
             if raw is None:
                 continue
-            if f.type == "bool" and isinstance(raw, str):
+            if is_bool and isinstance(raw, str):
                 raw = _BOOL_WORDS.get(raw.strip().lower(), raw.strip().lower())
-            values[f.name] = raw
+            values[name] = raw
         try:
             return msgspec.convert(values, cls, strict=False)
         except msgspec.ValidationError as e:
             m = _FIELD_PATH.search(str(e))
-            name = f"SAMLDEBUG_{m.group(1).upper()}" if m else "samldebug configuration"
+            name = f"{_PREFIX}{m.group(1).upper()}" if m else "samldebug configuration"
             raise ValueError(f"{name}: {e}") from None
 
     @classmethod
     def from_instance(cls, env: Mapping[str, str], instance: str | Path | None = None) -> tuple[AppConfig, Path]:
         """The operator's configuration as the web page and the CLI both read it: samldebug.toml in the instance
         folder (SAMLDEBUG_INSTANCE_PATH, else `instance`, else ./instance), overridden by the environment."""
-        folder = Path(env.get("SAMLDEBUG_INSTANCE_PATH") or instance or "instance").resolve()
-        file = folder / "samldebug.toml"
-        file_values = tomllib.loads(file.read_text(encoding="utf-8")) if file.is_file() else {}
-        return cls.load(env, file_values), folder
+        given = _prefixed(env)
+        # os.path.realpath is what Path.resolve runs, without the extra stat it adds only to raise on a symlink loop.
+        folder = Path(os.path.realpath(given.get("SAMLDEBUG_INSTANCE_PATH") or instance or "instance"))
+        file = os.path.join(folder, "samldebug.toml")
+        file_values = tomllib.loads(Path(file).read_text(encoding="utf-8")) if os.path.isfile(file) else {}
+        return cls._from_values(given, file_values), folder
 
     @classmethod
     def from_environment(cls) -> tuple[AppConfig, Path]:
@@ -177,3 +192,7 @@ class AppConfig:
 
     def limits(self) -> Limits:
         return Limits(max_input_bytes=self.max_input_bytes, max_xml_bytes=self.max_xml_bytes)
+
+
+# (field, its environment variable, whether it is a bool) for each AppConfig field.
+_FIELDS = tuple((f.name, f"{_PREFIX}{f.name.upper()}", f.type == "bool") for f in fields(AppConfig))
