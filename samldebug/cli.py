@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import mmap
 import os
+import stat
 import sys
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
@@ -51,6 +52,9 @@ def read_bounded(stream: BinaryIO, cap: int) -> bytes:
     return stream.read(cap + 1)
 
 
+_HEAD = 64 * 1024  # what is read first to tell a capture or sign-in log (larger caps) from one message
+
+
 def _read_input(
     source: str, cap: int, capture_cap: int = Limits().max_capture_bytes
 ) -> tuple[bytes | mmap.mmap, int | None]:
@@ -62,19 +66,21 @@ def _read_input(
         if len(head) > cap and _large_kind(head):
             return head + read_bounded(sys.stdin.buffer, capture_cap - len(head)), None
         return head, None
-    path = Path(source)
-    try:
-        is_file = len(source) < 4096 and path.is_file()
-    except OSError:  # e.g. "file name too long": it is pasted text
-        is_file = False
-    if is_file:
-        size = path.stat().st_size
-        with path.open("rb") as fh:
-            head = fh.read(64 * 1024)
+    path = Path(source)  # as a path ("name.xml/" is the file name.xml)
+    try:  # one stat says both whether it is a file and its size
+        st = os.stat(path) if len(source) < 4096 else None
+    except (OSError, ValueError):  # e.g. "file name too long", a NUL byte: it is pasted text
+        st = None
+    if st is not None and stat.S_ISREG(st.st_mode):
+        size = st.st_size
+        with open(path, "rb") as fh:
+            head = fh.read(_HEAD)
             is_capture = har.looks_like_capture(head)
             if is_capture and 0 < size <= capture_cap:
                 return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ), size  # the map outlives the file object
-            limit = capture_cap if is_capture or _large_kind(head) else cap
+            if len(head) < _HEAD:  # the whole file (a short read of a regular file is its end)
+                return head, size
+            limit = capture_cap if is_capture or signinlog.sniff(head) is not None else cap
             return head + read_bounded(fh, max(limit - len(head), 0)), size
     if len(source) > 64 or source.lstrip().startswith("<"):
         return source.encode(), len(source)
@@ -267,7 +273,30 @@ def exit_code(report: Report) -> ExitCode:
     return ExitCode.ERRORS if report.worst is Severity.ERROR else ExitCode.OK
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _ParamsOnce(click.Command):
+    """Works the parameter list (the declared ones plus the help option) out once per command: click rebuilds it,
+    with its duplicate-name checks over every option, each time it makes the parser, processes the values and
+    formats help."""
+
+    _params_key: tuple[object, ...] | None = None
+    _params_list: list[click.Parameter] = []
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        key = (tuple(self.params), tuple(ctx.help_option_names), self.add_help_option)
+        if key != self._params_key:
+            self._params_list, self._params_key = super().get_params(ctx), key
+        return list(self._params_list)
+
+
+class Command(_ParamsOnce):
+    pass
+
+
+class Group(_ParamsOnce, click.Group):
+    command_class = Command
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="samldebug")
 def main() -> None:
     """samldebug: decode, verify and explain SAML messages."""
@@ -415,7 +444,8 @@ def analyze_cmd(
                 param_hint="--signin-log",
             )
     notes = tuple(profile_notes) + notes
-    is_capture = _large_kind(data[: 64 * 1024])
+    # Only data over a cap needs its kind (a capture has the larger cap): sniffing costs a copy of its head.
+    is_capture = len(data) > min(limits.max_input_bytes, limits.max_capture_bytes) and _large_kind(data[:_HEAD])
     cap = limits.max_capture_bytes if is_capture else limits.max_input_bytes
     if len(data) > cap:
         shown = mib(size) if size is not None else f"more than {mib(cap)}"
