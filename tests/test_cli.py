@@ -155,3 +155,44 @@ def test_json_output_never_carries_a_raw_terminal_escape() -> None:
     doc = json.loads(r.output)
     assert doc["schema"].startswith("samldebug.report/")
     assert "50011" in r.output  # the content survived
+
+
+def test_help_names_and_parameter_list_follow_the_declarations() -> None:
+    """The commands keep their parameter list between parses (click rebuilt it for each use): -h and --help still
+    work everywhere, and a parameter added later, or other help names, are seen."""
+    import click
+
+    from samldebug.cli import Command
+
+    for args in (["-h"], ["--help"], ["analyze", "-h"], ["diff", "--help"]):
+        r = invoke(*args)
+        assert r.exit_code == 0 and r.output.startswith("Usage: ") and "-h, --help" in r.output, args
+    cmd = Command("x", params=[click.Option(["--a"])])
+    ctx = click.Context(cmd, help_option_names=["--help"])
+    assert [p.name for p in cmd.get_params(ctx)] == ["a", "_click_default_help"]
+    cmd.params.append(click.Option(["--b"]))
+    assert [p.name for p in cmd.get_params(ctx)] == ["a", "b", "_click_default_help"]
+    assert cmd.get_params(click.Context(cmd, help_option_names=[]))[-1].name == "b"
+
+
+def test_input_file_forms(tmp_path: Path) -> None:
+    """A file given with a trailing slash is still that file; a directory is not pasted text; a capture larger
+    than the single-message cap is read whole (it has its own cap); a message over the cap is refused."""
+    import harfactory as hf
+
+    msg = tmp_path / "resp.xml"
+    msg.write_bytes(signed_response())
+    r = invoke("analyze", f"{msg}/", "--now", NOW, "--format", "json")
+    assert json.loads(r.output)["messages"][0]["kind"] == "response"
+    r = invoke("analyze", str(tmp_path), "--now", NOW)
+    assert r.exit_code == 2 and "no such file" in r.output
+    har = tmp_path / "flow.har"
+    har.write_bytes(hf.dumps(hf.har(hf.sp_initiated())))
+    cap = {"SAMLDEBUG_MAX_INPUT_BYTES": "16384"}  # more than one message of the capture, less than the file
+    assert har.stat().st_size > 16384
+    r = CliRunner().invoke(main, ["analyze", str(har), "--now", NOW, "--format", "json"], env=cap)
+    doc = json.loads(r.output)
+    assert doc["flows"] and not any(f["code"] == "oversized_input" for f in doc["findings"])
+    cap = {"SAMLDEBUG_MAX_INPUT_BYTES": "2048"}
+    r = CliRunner().invoke(main, ["analyze", str(msg), "--now", NOW, "--format", "json"], env=cap)
+    assert [f["code"] for f in json.loads(r.output)["findings"]] == ["oversized_input"]
