@@ -270,7 +270,7 @@ def _write_json(text: str) -> None:
 
 
 def exit_code(report: Report) -> ExitCode:
-    return ExitCode.ERRORS if report.worst is Severity.ERROR else ExitCode.OK
+    return ExitCode.ERRORS if any(f.severity is Severity.ERROR for f in report.findings) else ExitCode.OK
 
 
 class _ParamsOnce(click.Command):

@@ -18,6 +18,7 @@ from .diagnosis import attach
 from .model import SCHEMA_ID, SCHEMA_V1, Finding, Message, Report, Severity, SignatureStatus, SignInLog
 
 _SEVERITY_VALUES = tuple(s.value for s in Severity)  # the order of `counts`
+_WORST_FIRST = sorted(Severity, key=lambda s: s.rank, reverse=True)
 
 
 def verdict(report: Report) -> dict[str, Any]:
@@ -32,10 +33,10 @@ def verdict(report: Report) -> dict[str, Any]:
     )
     statuses = [m.signature.status.value for m in signed if m.signature is not None]
     signature = statuses[0] if statuses else None
-    worst = report.worst
     counts = dict.fromkeys(_SEVERITY_VALUES, 0)
     for f in report.findings:
         counts[f.severity] += 1  # a StrEnum member finds (and keeps) its value's key
+    worst = next((s for s in _WORST_FIRST if counts[s]), None)  # report.worst, from the counts
     d = report.diagnosis
     return {
         "headline": d.summary if d is not None else _headline(report, attack, signature, worst),
