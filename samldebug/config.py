@@ -85,8 +85,11 @@ _PREFIX = "SAMLDEBUG_"
 
 
 def _prefixed(env: Mapping[str, str]) -> dict[str, str]:
-    """The SAMLDEBUG_* variables, in one pass over the environment: a lookup per field (about 40, nearly all
-    missing: a KeyError inside os.environ each) cost more than the rest of reading the configuration."""
+    """The SAMLDEBUG_* variables the configuration reads. A lookup per name (about 40, nearly all missing: a
+    KeyError inside os.environ each) cost more than the rest of reading the configuration; one pass over the
+    environment is cheaper unless the environment is large (os.environ decodes every name it yields)."""
+    if len(env) > 4 * len(_NAMES):
+        return {k: v for k in _NAMES if (v := env.get(k)) is not None}
     return {k: env[k] for k in env if k.startswith(_PREFIX)}
 
 
@@ -196,3 +199,4 @@ class AppConfig:
 
 # (field, its environment variable, whether it is a bool) for each AppConfig field.
 _FIELDS = tuple((f.name, f"{_PREFIX}{f.name.upper()}", f.type == "bool") for f in fields(AppConfig))
+_NAMES = (*(variable for _, variable, _ in _FIELDS), f"{_PREFIX}INSTANCE_PATH")

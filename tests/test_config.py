@@ -66,3 +66,13 @@ def test_from_environment_reads_os_environ(monkeypatch: pytest.MonkeyPatch, tmp_
     monkeypatch.setenv("SAMLDEBUG_MAX_XML_BYTES", "4096")
     config, folder = AppConfig.from_environment()
     assert config.max_xml_bytes == 4096 and folder == tmp_path.resolve()
+
+
+def test_small_and_large_environments_read_alike() -> None:
+    """A small environment is scanned once for the prefix, a large one looked up per name: the same result."""
+    given = {"SAMLDEBUG_DEFAULT_SKEW": "9", "SAMLDEBUG_AUTH_PERMALINKS": "yes", "SAMLDEBUG_INSTANCE_PATH": "/x"}
+    large = given | {f"OTHER_{i}": str(i) for i in range(1000)}
+    assert AppConfig.load(given) == AppConfig.load(large) == AppConfig.load(given | {"OTHER": "1"})
+    assert AppConfig.load(large).default_skew == 9 and AppConfig.load(large).auth_permalinks
+    with pytest.raises(ValueError, match="^SAMLDEBUG_DEFAULT_SKEW: "):
+        AppConfig.load(large | {"SAMLDEBUG_DEFAULT_SKEW": "x"})
