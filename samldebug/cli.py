@@ -289,10 +289,12 @@ class _ParamsOnce(click.Command):
 
 
 class Command(_ParamsOnce):
-    pass
+    """Every `samldebug` subcommand."""
 
 
 class Group(_ParamsOnce, click.Group):
+    """`samldebug` itself; its subcommands are `Command`s."""
+
     command_class = Command
 
 
