@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from ..catalog import claim_by_name, claims, finding, nameid_formats
 from ..instants import duration, iso, parse_time
 from ..model import Finding, Severity, SignatureStatus
-from ..saml import ENCRYPTED_ASSERTION, NAME_ID, NS, SUBJECT, SUCCESS, child, has_comment, main_assertion
+from ..saml import ENCRYPTED_ASSERTION, NAME_ID, SUBJECT, SUCCESS, child, has_comment
 from ..transform import hint as transform_hint
 from .context import BASIC_CONFIG, Check, Context
 from .hints import ATTRIBUTES_AND_CLAIMS, entra_name, local_name, mismatch_fix, name_id_source, near_miss
@@ -59,7 +59,7 @@ def check_status(ctx: Context) -> list[Finding]:
 def check_no_assertion(ctx: Context) -> list[Finding]:
     if ctx.kind != "response" or ctx.values.status_code not in (SUCCESS, None):
         return []
-    if main_assertion(ctx.root) is None and ctx.root.find("saml:EncryptedAssertion", NS) is None:
+    if ctx.assertion is None and child(ctx.root, ENCRYPTED_ASSERTION) is None:
         if ctx.values.status_code is None:  # neither a Status nor an assertion: nothing to sign in with either
             return [
                 finding("no_assertion", "A response without a Status and without an assertion", where="samlp:Response")
@@ -101,7 +101,7 @@ def check_issuer(ctx: Context) -> list[Finding]:
 def check_audience(ctx: Context) -> list[Finding]:
     expected = ctx.settings.sp_entity_id
     v = ctx.values
-    if ctx.kind not in ("response", "assertion") or expected is None or main_assertion(ctx.root) is None:
+    if ctx.kind not in ("response", "assertion") or expected is None or ctx.assertion is None:
         return []
     if not v.audiences:
         return [
@@ -185,10 +185,10 @@ def check_audience_host(ctx: Context) -> list[Finding]:
     """An http(s) Audience on another host than the Recipient / Destination: usually an Identifier copied from
     another app or environment. Needs no SP settings, so it also speaks when none were given."""
     v = ctx.values
-    if ctx.kind not in ("response", "assertion") or main_assertion(ctx.root) is None:
-        return []
     if ctx.settings.sp_entity_id:
         return []  # the SP's own entity ID is compared exactly (audience_mismatch); the host says nothing more
+    if ctx.kind not in ("response", "assertion") or ctx.assertion is None:
+        return []
     hosts = [h for h in (_host(a) for a in v.audiences) if h]
     targets = [(u, h) for u in [sc.recipient for sc in v.subject_confirmations] + [v.destination] if (h := _host(u))]
     if not hosts or not targets:
@@ -263,7 +263,7 @@ def check_conditions_window(ctx: Context) -> list[Finding]:
 
 
 def check_subject_confirmation(ctx: Context) -> list[Finding]:
-    if ctx.kind not in ("response", "assertion") or main_assertion(ctx.root) is None:
+    if ctx.kind not in ("response", "assertion") or ctx.assertion is None:
         return []
     scs = ctx.values.subject_confirmations
     if not scs:
@@ -326,7 +326,7 @@ def check_encrypted(ctx: Context) -> list[Finding]:
 
 
 def check_comment_in_nameid(ctx: Context) -> list[Finding]:
-    assertion = main_assertion(ctx.root)
+    assertion = ctx.assertion
     name_id = child(assertion, SUBJECT, NAME_ID) if assertion is not None else None
     if name_id is None and ctx.kind == "logout_request":
         name_id = child(ctx.root, NAME_ID)
@@ -344,22 +344,12 @@ def check_comment_in_nameid(ctx: Context) -> list[Finding]:
     ]
 
 
-def issued(ctx: Context) -> bool:
-    """An assertion was issued: a bare Assertion, or a Success response that carries one. Otherwise the claim,
-    NameID and signing checks do not run: their absence is not a finding."""
-    if ctx.kind == "assertion":
-        return True
-    if ctx.kind != "response" or ctx.values.status_code not in (None, SUCCESS):
-        return False
-    return main_assertion(ctx.root) is not None
-
-
 _SIGNING = {"assertion": {"assertion"}, "response": {"response"}, "both": {"assertion", "response"}}
 
 
 def check_unsigned(ctx: Context) -> list[Finding]:
     sig = ctx.signature
-    if sig is None or not issued(ctx):
+    if sig is None or not ctx.issued:
         return []
     required = getattr(ctx.settings.profile, "signing", None)
     if sig.status is SignatureStatus.UNSIGNED:
@@ -382,14 +372,14 @@ def check_unsigned(ctx: Context) -> list[Finding]:
 
 
 def check_name_id(ctx: Context) -> list[Finding]:
-    if not issued(ctx):
+    if not ctx.issued:
         return []
     v = ctx.values
     out: list[Finding] = []
     if not v.name_id:
         out.append(finding("name_id_missing", actual="no NameID or an empty one", where="saml:Subject/saml:NameID"))
     wanted = getattr(ctx.settings.profile, "name_id_source", None)
-    source = name_id_source(v)
+    source = name_id_source(v) if wanted else None
     if wanted and source and wanted not in source and not source.startswith("user.mail or"):
         note = getattr(ctx.settings.profile, "name_id_note", None)
         out.append(
@@ -454,7 +444,7 @@ def check_name_id(ctx: Context) -> list[Finding]:
 
 
 def check_claims(ctx: Context) -> list[Finding]:
-    if not issued(ctx):
+    if not ctx.issued:
         return []
     attrs = {a.name: a for a in ctx.values.attributes}
     out: list[Finding] = []
