@@ -47,6 +47,8 @@ ROWS = (
 
 def flagged(errors: Sequence[EntraError], row: str) -> list[EntraError]:
     """The Entra errors whose catalog entry marks `row` ✗."""
+    if not errors:
+        return []
     table = catalog.aadsts()
     return [e for e in errors if e.code in table and row in table[e.code].checklist]
 

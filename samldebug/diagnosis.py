@@ -73,11 +73,15 @@ class Rules:
     rows: dict[str, str]  # checklist row key → where
     aadsts_side: dict[str, str]
     category: dict[str, tuple[str, int]]
+    # Every catalog code's rule, its category's default filled in: built once with the rules, so ranking a report
+    # looks each finding up instead of building a default Rule per finding per call.
+    resolved: dict[str, Rule] = dataclasses.field(default_factory=dict)
 
     def rule(self, code: str) -> Rule:
-        found = self.rules.get(code)
-        if found is not None:
-            return found
+        found = self.resolved.get(code) or self.rules.get(code)
+        return found if found is not None else self._default(code)
+
+    def _default(self, code: str) -> Rule:
         entry = catalog.findings().get(code)
         side, tier = self.category.get(entry.category if entry else "info", ("none", 10))
         return Rule(code, side, tier, None, (), None, (), False, False)
@@ -144,7 +148,9 @@ def rules() -> Rules:
             if row not in rows:
                 raise catalog.CatalogError(f"aadsts.toml [{entry.code}]: unknown checklist row {row!r}")
     weights = {k: int(v) for k, v in raw["rank"].items()}
-    return Rules(weights, out, rows, aadsts_side, category)
+    table = Rules(weights, out, rows, aadsts_side, category)
+    table.resolved.update((code, out.get(code) or table._default(code)) for code in known)
+    return table
 
 
 def aadsts_side(code: str) -> str:

@@ -38,13 +38,21 @@ def local_name(name: str) -> str:
     return name.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1].lower()
 
 
+_SOURCE_ATTRIBUTES = frozenset({"objectidentifier", "emailaddress", "name", "upn"})
+
+
 def name_id_source(values: Values) -> str | None:
     """Which Entra attribute the NameID value looks like it came from."""
     name_id = values.name_id
     if not name_id:
         return None
-    # Mail addresses and UPNs compare case-insensitively: a NameID in another case is still that attribute.
-    attrs = {a.name.rsplit("/", 1)[-1].lower(): {v.lower() for v in a.values} for a in values.attributes}
+    # Mail addresses and UPNs compare case-insensitively: a NameID in another case is still that attribute. Only
+    # the attributes asked about below are folded (a later one of the same name wins, as in a dict).
+    attrs: dict[str, set[str]] = {}
+    for a in values.attributes:
+        key = a.name.rsplit("/", 1)[-1].lower()
+        if key in _SOURCE_ATTRIBUTES:
+            attrs[key] = {v.lower() for v in a.values}
     folded = name_id.lower()
     if folded in attrs.get("objectidentifier", set()) or GUID.match(name_id):
         return "user.objectid"
