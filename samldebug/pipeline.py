@@ -82,11 +82,13 @@ def _analyze(
     signin_filter: str | None = None,
 ) -> Report:
     mapped = data.encode("utf-8", "replace") if isinstance(data, str) else data
-    if har.looks_like_capture(mapped):
+    plain = mapped[:1] in _PLAIN_START
+    if not plain and har.looks_like_capture(mapped):
         report = _analyze_capture(mapped, settings, now, notes, entry)
         return _with_signins(report, signin_log, settings, signin_filter) if signin_log is not None else report
     raw = mapped if isinstance(mapped, bytes) else bytes(mapped)  # a single message is small (capped by the caller)
-    if (shape := signinlog.sniff(raw)) in ("json", "csv"):
+    shape = None if plain and raw.count(b",", 0, _LOG_HEAD) < 2 else signinlog.sniff(raw)
+    if shape in ("json", "csv"):
         return _analyze_signins(raw, settings, now, notes, signin_filter)
     if shape == "other-log":
         # JSON records or a CSV table that are not an Entra sign-in log: pasted text that still holds an Entra
@@ -94,7 +96,7 @@ def _analyze(
         report = _analyze_message(raw, settings, now, notes, at_message_time)
         if not report.has("error_text_recognised"):
             return _analyze_signins(raw, settings, now, notes, signin_filter)
-    elif signin_log is None and (pair := signinlog.split_paste(raw)) is not None:
+    elif signin_log is None and (not plain or b"\n" in raw) and (pair := signinlog.split_paste(raw)) is not None:
         # An error page (or a message) and the sign-in log entry pasted together, one after the other.
         return _analyze(pair[0], settings, now, notes, entry, at_message_time, pair[1], signin_filter)
     else:
@@ -102,6 +104,14 @@ def _analyze(
     if signin_log is not None:
         report = _with_signins(report, signin_log, settings, signin_filter)
     return report
+
+
+# What a plain message (base64, URL-encoded, XML, an error text) may start with. Such input is no capture (a JSON
+# object), no JSON sign-in log (an object or array) and has no BOM; it is a CSV sign-in log only with two commas
+# in its head, and a message pasted with a log only across a line break. These cheap necessary conditions skip the
+# readers' own sniffing for the common single message (tests/test_pipeline_prefilter.py holds them to the readers).
+_PLAIN_START = frozenset(bytes([c]) for c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=<%")
+_LOG_HEAD = 16384  # signinlog.sniff reads this much
 
 
 def _analyze_message(
