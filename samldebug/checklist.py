@@ -6,9 +6,11 @@ Each row names the value seen, the value expected and the exact Entra field to c
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 from . import catalog
 from .checks.hints import name_id_source
@@ -45,18 +47,21 @@ ROWS = (
 )
 
 
-def flagged(errors: Sequence[EntraError], row: str) -> list[EntraError]:
-    """The Entra errors whose catalog entry marks `row` ✗."""
+def _flags(errors: Sequence[EntraError]) -> dict[str, list[EntraError]]:
+    """Row key → the Entra errors whose catalog entry marks it ✗, in the errors' order: one pass over the errors
+    for all rows."""
+    out: dict[str, list[EntraError]] = {}
     if not errors:
-        return []
+        return out
     table = catalog.aadsts()
-    return [e for e in errors if e.code in table and row in table[e.code].checklist]
+    for e in errors:
+        entry = table.get(e.code)
+        for row in dict.fromkeys(entry.checklist) if entry is not None else ():
+            out.setdefault(row, []).append(e)
+    return out
 
 
-def _row(
-    step: str, item: str, state: str, seen: str | None, expected: str | None, field: str, note: str | None = None
-) -> ChecklistRow:
-    return ChecklistRow(step, item, state, seen, expected, field, note)
+_row = ChecklistRow  # positional: step, item, state, seen, expected, field, note
 
 
 @dataclass(frozen=True)
@@ -71,12 +76,13 @@ class Evidence:
     errors: Sequence[EntraError]
     settings: Settings
     relay_state: str | None
+    flags: dict[str, list[EntraError]] = dataclasses.field(default_factory=dict)  # row key → the errors that mark it ✗
 
     @property
     def profile(self) -> object:
         return self.settings.profile
 
-    @property
+    @cached_property
     def issued(self) -> bool:
         """A sign-in happened: the IdP issued an assertion naming a subject (not an error status)."""
         return bool(self.values is not None and self.values.name_id and "idp_error_status" not in self.codes)
@@ -84,6 +90,10 @@ class Evidence:
     @property
     def signature(self) -> SignatureResult | None:
         return self.response.signature if self.response else None
+
+    def flagged(self, row: str) -> list[EntraError]:
+        """The Entra errors whose catalog entry marks `row` ✗."""
+        return self.flags.get(row, [])
 
 
 def _evidence(
@@ -93,15 +103,21 @@ def _evidence(
     settings: Settings,
     relay_state: str | None,
 ) -> Evidence:
-    response = next((m for m in messages if m.kind in ("response", "assertion")), None)
+    response = request = None
+    for m in messages:  # the first response / assertion and the first AuthnRequest
+        if response is None and m.kind in ("response", "assertion"):
+            response = m
+        elif request is None and m.kind == "authn_request":
+            request = m
     return Evidence(
-        codes=frozenset(f.code for f in findings),
+        codes=frozenset([f.code for f in findings]),
         response=response,
-        request=next((m for m in messages if m.kind == "authn_request"), None),
+        request=request,
         values=(response.trusted or response.unverified) if response else None,
         errors=errors,
         settings=settings,
         relay_state=relay_state,
+        flags=_flags(errors),
     )
 
 
@@ -110,7 +126,7 @@ def _identifier_row(ev: Evidence) -> ChecklistRow:
     seen = (values.audiences[0] if values and values.audiences else None) or (
         request.unverified.issuer if request else None
     )
-    from_errors = flagged(ev.errors, "basic.identifier")
+    from_errors = ev.flagged("basic.identifier")
     seen = seen or next((quoted(e.message) for e in from_errors if quoted(e.message)), None)
     bad = ev.codes & {"audience_mismatch", "request_issuer_mismatch"} or from_errors
     state = "fail" if bad else ("ok" if seen and ev.settings.sp_entity_id else "unknown")
@@ -128,7 +144,7 @@ def _reply_url_row(ev: Evidence) -> ChecklistRow:
     values, request = ev.values, ev.request
     recipient = next((sc.recipient for sc in values.subject_confirmations if sc.recipient), None) if values else None
     seen = recipient or (values.destination if values else None) or (request.unverified.acs_url if request else None)
-    from_errors = flagged(ev.errors, "basic.reply_url")
+    from_errors = ev.flagged("basic.reply_url")
     seen = seen or next((quoted_url(e.message) for e in from_errors if quoted_url(e.message)), None)
     bad = ev.codes & {"recipient_mismatch", "destination_mismatch", "acs_url_not_registered"} or from_errors
     state = "fail" if bad else ("ok" if seen and ev.settings.acs_url else "unknown")
@@ -231,7 +247,7 @@ def attributes_and_claims(ev: Evidence) -> list[ChecklistRow]:
 
 def users_and_groups(ev: Evidence) -> list[ChecklistRow]:
     rows: list[ChecklistRow] = []
-    outside = flagged(ev.errors, "users.in_tenant")
+    outside = ev.flagged("users.in_tenant")
     if outside:
         rows.append(
             _row(
@@ -244,7 +260,7 @@ def users_and_groups(ev: Evidence) -> list[ChecklistRow]:
                 "Invite the user as a guest first; then assign them to the app if assignment is required.",
             )
         )
-    consent = flagged(ev.errors, "users.consent")
+    consent = ev.flagged("users.consent")
     if consent:
         rows.append(
             _row(
@@ -257,7 +273,7 @@ def users_and_groups(ev: Evidence) -> list[ChecklistRow]:
                 "Consent is not assignment: grant admin consent for the tenant.",
             )
         )
-    assignment = flagged(ev.errors, "users.assignment")
+    assignment = ev.flagged("users.assignment")
     item = "The user may use the app"
     if assignment:
         rows.append(
@@ -275,7 +291,7 @@ def users_and_groups(ev: Evidence) -> list[ChecklistRow]:
         rows.append(_row(USERS, item, "ok", "Entra issued an assertion", "assigned", USERS))
     elif not rows:
         rows.append(_row(USERS, item, "unknown", None, "assigned", USERS))
-    disabled = flagged(ev.errors, "properties.enabled")
+    disabled = ev.flagged("properties.enabled")
     if disabled:
         rows.append(
             _row(
@@ -340,7 +356,7 @@ def _current_certificate_row(ev: Evidence) -> ChecklistRow:
 
 
 def _request_signing_rows(ev: Evidence) -> list[ChecklistRow]:
-    errors = flagged(ev.errors, "certs.request_signing")
+    errors = ev.flagged("certs.request_signing")
     if not errors:
         return []
     return [
@@ -366,7 +382,7 @@ def saml_certificates(ev: Evidence) -> list[ChecklistRow]:
 
 def sp_request(ev: Evidence) -> list[ChecklistRow]:
     """What the SP's own AuthnRequest demands (not an Entra setting): RequestedAuthnContext → AADSTS75011."""
-    errors = flagged(ev.errors, "sp.authn_context")
+    errors = ev.flagged("sp.authn_context")
     if not errors:
         return []
     asked = ", ".join(ev.request.unverified.requested_authn_contexts) if ev.request else None
@@ -385,7 +401,7 @@ def sp_request(ev: Evidence) -> list[ChecklistRow]:
 
 def conditional_access(ev: Evidence) -> list[ChecklistRow]:
     item = "Sign-in meets the policies"
-    ca = flagged(ev.errors, "ca.policies")
+    ca = ev.flagged("ca.policies")
     if ca:
         return [
             _row(

@@ -206,14 +206,15 @@ def rank(findings: Sequence[Finding], messages: Sequence[Message], facts: Facts)
     superseded = {s for c in present for s in r.rule(c).supersedes if s != c}
     # A root cause is at least as severe as the symptom it explains: AADSTS50126 (a warning in the catalog: one typo
     # is normal) that ended the sign-in with an error Status is the error, never a "healthy" note.
-    failed = {f.code for f in pool if f.code in superseded and f.severity is Severity.ERROR}
-    pool = [
-        dataclasses.replace(f, severity=Severity.ERROR)
-        if f.severity is not Severity.ERROR and failed & set(r.rule(f.code).supersedes)
-        else f
-        for f in pool
-        if f.code not in superseded
-    ]
+    if superseded:
+        failed = {f.code for f in pool if f.code in superseded and f.severity is Severity.ERROR}
+        pool = [
+            dataclasses.replace(f, severity=Severity.ERROR)
+            if failed and f.severity is not Severity.ERROR and failed & set(r.rule(f.code).supersedes)
+            else f
+            for f in pool
+            if f.code not in superseded
+        ]
     scored = []
     for i, f in enumerate(pool):
         rule = r.rule(f.code)
@@ -759,8 +760,6 @@ def _healthy(findings: Sequence[Finding], messages: Sequence[Message], facts: Fa
     advice = [f for f in warnings if not r.rule(f.code).caveat]
     look = f" Worth a look, not blocking: {advice[0].title.rstrip('.')}." if advice else ""
     response = next((m for m in messages if m.kind in ("response", "assertion")), None)
-    request = next((m for m in messages if m.kind == "authn_request"), None)
-    meta = next((m for m in messages if m.kind == "metadata"), None)
     if response is not None:
         v = _values(response)
         sig = response.signature
@@ -784,6 +783,7 @@ def _healthy(findings: Sequence[Finding], messages: Sequence[Message], facts: Fa
                 f"app's metadata to verify it.{look}"
             )
         return Diagnosis(HEALTHY, summary, "none", "Nothing to change", (), (), None, notes=notes)
+    request = next((m for m in messages if m.kind == "authn_request"), None)
     if request is not None:
         v = request.unverified
         summary = (
@@ -792,6 +792,7 @@ def _healthy(findings: Sequence[Finding], messages: Sequence[Message], facts: Fa
             + (f"; nothing Entra would refuse.{look}" if look else "; no problem found.")
         )
         return Diagnosis(HEALTHY, summary, "none", "Nothing to change", (), (), None, notes=notes)
+    meta = next((m for m in messages if m.kind == "metadata"), None)
     if meta is not None:
         summary = f"IdP metadata for `{meta.unverified.issuer}`; nothing in it blocks a sign-in.{look}"
         return Diagnosis(HEALTHY, summary, "none", "Nothing to change", (), (), None, notes=notes)
@@ -871,7 +872,8 @@ def attach(report: Report, settings: Settings | None = None) -> Report:
     """The report with its diagnosis (and, for a capture, one per flow), its findings in the model's order."""
     facts = facts_of(settings or Settings(), report.time_basis)
     overall, flows = for_report(report, facts)
-    return dataclasses.replace(report, findings=order(report.findings), diagnosis=overall, flow_diagnoses=flows)
+    # A plain constructor call: dataclasses.replace re-reads every field's metadata, on every analysis.
+    return Report(**{**vars(report), "findings": order(report.findings), "diagnosis": overall, "flow_diagnoses": flows})
 
 
 __all__ = ["Diagnosis", "Facts", "assertion_issued", "attach", "diagnose", "facts_of", "for_report", "rank", "rules"]

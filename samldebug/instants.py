@@ -61,7 +61,9 @@ def parse_instant(text: str | None) -> datetime | None:
 
 def iso(dt: datetime) -> str:
     """An instant as reports print it: UTC, whole seconds, "Z"."""
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    u = dt.astimezone(UTC)
+    # What strftime("%Y-%m-%dT%H:%M:%SZ") prints (glibc: the year unpadded), at about half its cost.
+    return f"{u.year}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}Z"
 
 
 def duration(delta: timedelta) -> str:

@@ -6,7 +6,7 @@ One `Finding` type is used everywhere. `Report` is what `analyze()` returns and 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -25,7 +25,10 @@ class Severity(StrEnum):
     @property
     def rank(self) -> int:
         """Higher is worse; used to sort findings worst first."""
-        return {"error": 2, "warning": 1, "info": 0}[self.value]
+        return _RANKS[self]
+
+
+_RANKS = {Severity.ERROR: 2, Severity.WARNING: 1, Severity.INFO: 0}
 
 
 class SignatureStatus(StrEnum):
@@ -49,7 +52,8 @@ class Finding:
     message: int | None = None  # index into Report.messages; None for input-level findings
 
     def at(self, message: int) -> Finding:
-        return replace(self, message=message)
+        # Direct construction: dataclasses.replace re-reads every field's metadata on each call.
+        return Finding(self.code, self.severity, self.title, self.expected, self.actual, self.fix, self.where, message)
 
 
 class AnalysisStop(Exception):

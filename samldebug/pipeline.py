@@ -19,13 +19,20 @@ from .catalog import finding
 from .config import Settings
 from .decode import Decoded, decode
 from .instants import iso
-from .model import AnalysisStop, EntraError, Finding, InputInfo, Message, Report, SignInLog
+from .model import AnalysisStop, EntraError, Finding, InputInfo, Message, Report, Severity, SignInLog
 
 log = logging.getLogger(__name__)
 
 
 def sort_findings(findings: list[Finding]) -> tuple[Finding, ...]:
-    return tuple(sorted(findings, key=lambda f: -f.severity.rank))
+    return tuple(sorted(findings, key=_worst_first))
+
+
+_WORST_FIRST = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
+
+
+def _worst_first(f: Finding) -> int:
+    return _WORST_FIRST[f.severity]
 
 
 def _input_info(raw: bytes, decoded: Decoded | None) -> InputInfo:

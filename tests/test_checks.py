@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from factory import SP_ENTITY_ID, T0, ResponseSpec, build_response, signed_response, to_bytes
 from helpers import codes, entra_settings, run
 
 from samldebug.checks.hints import near_miss
-from samldebug.instants import duration, parse_time
+from samldebug.instants import EARLIEST, LATEST, duration, iso, parse_time
 
 END = T0 + timedelta(hours=1)  # NotOnOrAfter of the default fixture
 START = T0 - timedelta(minutes=5)  # NotBefore
@@ -108,6 +108,22 @@ def test_expired_says_by_how_much() -> None:
 def test_skew_setting_is_used() -> None:
     report = run(signed_response(), entra_settings(skew=0), now=END)
     assert "expired" in codes(report)
+
+
+@pytest.mark.parametrize(
+    "instant",
+    [
+        EARLIEST,
+        LATEST,
+        datetime(999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(2026, 3, 1, 0, 30, tzinfo=timezone(timedelta(hours=-14))),
+        datetime(2026, 3, 1, 23, 30, tzinfo=timezone(timedelta(hours=5, minutes=45))),
+        *(EARLIEST + timedelta(seconds=s) for s in range(0, 315_000_000_000, 7_654_321_987)),
+    ],
+)
+def test_iso_prints_what_strftime_prints(instant: datetime) -> None:
+    # iso() formats the fields itself (it runs several times per analysis); reports must not change.
+    assert iso(instant) == instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def test_error_status_with_nested_code() -> None:

@@ -38,7 +38,7 @@ def local_name(name: str) -> str:
     return name.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1].lower()
 
 
-_SOURCE_ATTRIBUTES = frozenset({"objectidentifier", "emailaddress", "name", "upn"})
+_SOURCE_ATTRIBUTES = ("objectidentifier", "emailaddress", "name", "upn")
 
 
 def name_id_source(values: Values) -> str | None:
@@ -50,8 +50,8 @@ def name_id_source(values: Values) -> str | None:
     # the attributes asked about below are folded (a later one of the same name wins, as in a dict).
     attrs: dict[str, set[str]] = {}
     for a in values.attributes:
-        key = a.name.rsplit("/", 1)[-1].lower()
-        if key in _SOURCE_ATTRIBUTES:
+        name = a.name.lower()
+        if name.endswith(_SOURCE_ATTRIBUTES) and (key := name.rsplit("/", 1)[-1]) in _SOURCE_ATTRIBUTES:
             attrs[key] = {v.lower() for v in a.values}
     folded = name_id.lower()
     if folded in attrs.get("objectidentifier", set()) or GUID.match(name_id):
