@@ -10,7 +10,6 @@ import dataclasses
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from functools import cached_property
 
 from . import catalog
 from .checks.hints import name_id_source
@@ -77,15 +76,11 @@ class Evidence:
     settings: Settings
     relay_state: str | None
     flags: dict[str, list[EntraError]] = dataclasses.field(default_factory=dict)  # row key → the errors that mark it ✗
+    issued: bool = False  # a sign-in happened: the IdP issued an assertion naming a subject (not an error status)
 
     @property
     def profile(self) -> object:
         return self.settings.profile
-
-    @cached_property
-    def issued(self) -> bool:
-        """A sign-in happened: the IdP issued an assertion naming a subject (not an error status)."""
-        return bool(self.values is not None and self.values.name_id and "idp_error_status" not in self.codes)
 
     @property
     def signature(self) -> SignatureResult | None:
@@ -109,15 +104,18 @@ def _evidence(
             response = m
         elif request is None and m.kind == "authn_request":
             request = m
+    codes = frozenset([f.code for f in findings])
+    values = (response.trusted or response.unverified) if response else None
     return Evidence(
-        codes=frozenset([f.code for f in findings]),
+        codes=codes,
         response=response,
         request=request,
-        values=(response.trusted or response.unverified) if response else None,
+        values=values,
         errors=errors,
         settings=settings,
         relay_state=relay_state,
         flags=_flags(errors),
+        issued=bool(values is not None and values.name_id and "idp_error_status" not in codes),
     )
 
 

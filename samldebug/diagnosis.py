@@ -28,7 +28,7 @@ from importlib import resources
 from . import catalog, linear, urldiff
 from .config import Settings
 from .instants import duration, parse_time
-from .model import ChecklistRow, Diagnosis, EntraError, Finding, Message, Report, Severity, Values
+from .model import ChecklistRow, Diagnosis, EntraError, Finding, Message, Report, Severity, SignatureStatus, Values
 
 SIDES = catalog.SIDES
 HEALTHY = "healthy"
@@ -223,7 +223,7 @@ def rank(findings: Sequence[Finding], messages: Sequence[Message], facts: Facts)
         if rule.caveat:
             continue  # what could not be checked is a note, never the cause
         sev = _severity(f, rule, facts)
-        scored.append((r.weights[sev.value] + rule.tier, -i, f))
+        scored.append((r.weights[sev] + rule.tier, -i, f))
     scored.sort(key=lambda t: (t[0], t[1]), reverse=True)
     return [(s, f) for s, _, f in scored]
 
@@ -263,20 +263,20 @@ def diagnose(
     key = _signing_key(messages)
     if key:
         evidence.append(key)
-    fix = tuple(s for s in d.fix if not _forbidden(s, facts))
+    fix = tuple(s for s in d.fix if not _forbidden(s, facts)) if facts.name_id_note else d.fix
     if facts.name_id_note and d.code in _NAME_ID_CODES and not any(facts.name_id_note in s for s in fix):
         fix = (*fix, facts.name_id_note)
     return Diagnosis(
-        code=d.code,
-        summary=d.summary,
-        side=d.side,
-        where=d.where,
-        fix=fix,
-        evidence=tuple(dict.fromkeys(evidence))[:12],
-        severity=d.severity,
-        scope=scope,
-        flow=flow,
-        notes=tuple(dict.fromkeys((*d.notes, *notes))),
+        d.code,
+        d.summary,
+        d.side,
+        d.where,
+        fix,
+        tuple(dict.fromkeys(evidence))[:12],
+        d.severity,
+        scope,
+        flow,
+        tuple(dict.fromkeys((*d.notes, *notes))),
     )
 
 
@@ -763,7 +763,7 @@ def _healthy(findings: Sequence[Finding], messages: Sequence[Message], facts: Fa
     if response is not None:
         v = _values(response)
         sig = response.signature
-        signed = sig is not None and sig.status.value == "valid"
+        signed = sig is not None and sig.status is SignatureStatus.VALID
         who = f" for `{v.name_id}`" if v.name_id else ""
         aud = f" (Audience `{v.audiences[0]}`)" if v.audiences else ""
         if signed and not advice:
@@ -863,7 +863,7 @@ def order(findings: Sequence[Finding]) -> tuple[Finding, ...]:
     superseded = {s for c in present for s in r.rule(c).supersedes if s != c}
 
     def score(f: Finding) -> int:
-        return r.weights[f.severity.value] + r.rule(f.code).tier - (_SYMPTOM if f.code in superseded else 0)
+        return r.weights[f.severity] + r.rule(f.code).tier - (_SYMPTOM if f.code in superseded else 0)
 
     return tuple(sorted(findings, key=score, reverse=True))
 

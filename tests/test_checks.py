@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+import harfactory
 import pytest
 from factory import SP_ENTITY_ID, T0, ResponseSpec, build_response, signed_response, to_bytes
 from helpers import codes, entra_settings, run
+from hypothesis import given
+from hypothesis import strategies as st
 
+from samldebug import saml, xmlsafe
+from samldebug.checks import Context
 from samldebug.checks.hints import near_miss
+from samldebug.checks.request import REQUEST_CHECKS, REQUEST_KINDS
+from samldebug.entra import GUID
 from samldebug.instants import EARLIEST, LATEST, duration, iso, parse_time
 
 END = T0 + timedelta(hours=1)  # NotOnOrAfter of the default fixture
@@ -199,3 +206,34 @@ def test_audience_host_differs_is_silent_when_the_sp_entity_id_is_known(sp_entit
         signed_response("response", spec=ResponseSpec(audience=audience)), entra_settings(sp_entity_id=sp_entity_id)
     )
     assert "audience_host_differs" not in codes(report)
+
+
+@pytest.mark.parametrize("kind", ["response", "assertion"])
+@pytest.mark.parametrize("which", ["request", "response"])
+def test_request_checks_find_nothing_in_other_messages(kind: str, which: str) -> None:
+    """checks.run calls the request checks only for REQUEST_KINDS: their own guards must agree, even for a message
+    whose values would make them speak (an AuthnRequest read as if it were a response) and settings that differ
+    from everything in it."""
+    xml = harfactory.authn_request("1digit") if which == "request" else to_bytes(build_response(ResponseSpec()))
+    root = xmlsafe.parse(xml, entra_settings().limits)
+    settings = entra_settings(
+        sp_entity_id="https://elsewhere.example/",
+        acs_url="https://elsewhere.example/acs",
+        reply_urls=("https://elsewhere.example/acs2",),
+        idp_sso_urls=("https://elsewhere.example/sso",),
+        idp_slo_urls=("https://elsewhere.example/slo",),
+        require_signed_requests=True,
+    )
+    assert kind not in REQUEST_KINDS
+    ctx = Context(kind, root, saml.read(root), False, settings, T0, None)
+    assert [f for check in REQUEST_CHECKS for f in check(ctx)] == []
+    # The same message as the request kind it is: the guards are what kept them silent.
+    if which == "request":
+        as_request = Context("authn_request", root, saml.read(root), False, settings, T0, None)
+        assert [f for check in REQUEST_CHECKS for f in check(as_request)]
+
+
+@given(st.from_regex(GUID))
+def test_only_36_or_37_characters_can_be_a_guid(text: str) -> None:
+    # name_id_source asks the GUID pattern only about NameIDs of that length (the regex engine is the costly part).
+    assert 36 <= len(text) <= 37

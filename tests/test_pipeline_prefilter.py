@@ -26,7 +26,9 @@ CORPUS = Path(__file__).resolve().parents[1] / ".." / "shared" / "corpus"
 def _skips(data: bytes) -> tuple[bool, bool, bool]:
     """Which readers the pipeline skips for `data`: (capture sniff, sign-in log sniff, split_paste)."""
     plain = data[:1] in pipeline._PLAIN_START
-    return plain, plain and data.count(b",", 0, pipeline._LOG_HEAD) < 2, plain and b"\n" not in data
+    few_commas = pipeline._commas_in_head(data) < 2
+    assert few_commas == (data.count(b",", 0, pipeline._LOG_HEAD) < 2)
+    return plain, plain and few_commas, plain and b"\n" not in data
 
 
 def _assert_readers_agree(data: bytes) -> None:

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 from ..model import Finding
 from .context import Check, Context
-from .request import REQUEST_CHECKS
+from .request import REQUEST_CHECKS, REQUEST_KINDS
 from .response import RESPONSE_CHECKS
 
 CHECKS: tuple[Check, ...] = (*RESPONSE_CHECKS, *REQUEST_CHECKS)
+_NOT_A_REQUEST: tuple[Check, ...] = tuple(RESPONSE_CHECKS)  # the request checks find nothing in other messages
 
 
 def run(ctx: Context) -> list[Finding]:
     out: list[Finding] = []
-    for check in CHECKS:
+    for check in CHECKS if ctx.kind in REQUEST_KINDS else _NOT_A_REQUEST:
         out.extend(check(ctx))
     return out
 

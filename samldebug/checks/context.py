@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cached_property
 
 from lxml import etree
 
@@ -25,28 +24,25 @@ class Context:
     settings: Settings
     now: datetime
     signature: SignatureResult | None
+    # Facts several checks ask for, worked out once per message in __post_init__ (cheaper than cached_property,
+    # which takes a lock on first access in Python 3.11).
+    skew: timedelta = field(init=False, repr=False, compare=False)
+    assertion: etree._Element | None = field(init=False, repr=False, compare=False)  # saml.main_assertion
+    # An assertion was issued: a bare Assertion, or a Success response that carries one. Otherwise the claim,
+    # NameID and signing checks do not run: their absence is not a finding.
+    issued: bool = field(init=False, repr=False, compare=False)
 
-    # Facts several checks ask for, worked out once per message (the Context is frozen, its root never changes;
-    # cached_property writes the instance dict directly, which a frozen dataclass allows).
-
-    @cached_property
-    def skew(self) -> timedelta:
-        return timedelta(seconds=self.settings.skew)
-
-    @cached_property
-    def assertion(self) -> etree._Element | None:
-        """The Assertion a naive reader consumes (saml.main_assertion)."""
-        return main_assertion(self.root)
-
-    @cached_property
-    def issued(self) -> bool:
-        """An assertion was issued: a bare Assertion, or a Success response that carries one. Otherwise the claim,
-        NameID and signing checks do not run: their absence is not a finding."""
+    def __post_init__(self) -> None:
+        assertion = main_assertion(self.root)
         if self.kind == "assertion":
-            return True
-        if self.kind != "response" or self.values.status_code not in (None, SUCCESS):
-            return False
-        return self.assertion is not None
+            issued = True
+        elif self.kind != "response" or self.values.status_code not in (None, SUCCESS):
+            issued = False
+        else:
+            issued = assertion is not None
+        object.__setattr__(self, "skew", timedelta(seconds=self.settings.skew))
+        object.__setattr__(self, "assertion", assertion)
+        object.__setattr__(self, "issued", issued)
 
 
 Check = Callable[[Context], list[Finding]]

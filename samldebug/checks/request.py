@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 from ..catalog import finding
 from ..entra import ENTRA_HOSTS
-from ..model import Finding
+from ..model import Finding, SignatureStatus
 from ..saml import NS
 from .context import BASIC_CONFIG, Check, Context
 from .hints import near_miss
@@ -17,6 +17,11 @@ ENTRA_NAMEID_FORMATS = {
     "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified",
     "urn:oasis:names:tc:SAML:2.0:nameid-format:transient",
 }
+
+
+# The kinds these checks speak about (each check's own guard says which): for any other message they find nothing,
+# so checks.run does not call them (tests/test_checks.py holds the guards to this).
+REQUEST_KINDS = frozenset({"authn_request", "logout_request", "logout_response"})
 
 
 def _is_request(ctx: Context) -> bool:
@@ -43,10 +48,12 @@ def check_request_issuer(ctx: Context) -> list[Finding]:
 
 def check_request_acs(ctx: Context) -> list[Finding]:
     actual = ctx.values.acs_url
+    if not _is_request(ctx) or actual is None:
+        return []
     registered = tuple(
         dict.fromkeys(ctx.settings.reply_urls + ((ctx.settings.acs_url,) if ctx.settings.acs_url else ()))
     )
-    if not _is_request(ctx) or actual is None or not registered or actual in registered:
+    if not registered or actual in registered:
         return []
     closest = min(registered, key=lambda r: 0 if near_miss(r, actual) else 1)
     hint = near_miss(closest, actual)
@@ -131,7 +138,7 @@ def check_request_signed(ctx: Context) -> list[Finding]:
     sig = ctx.signature
     if not _is_request(ctx) or not ctx.settings.require_signed_requests:
         return []
-    if sig is None or sig.status.value == "unsigned":
+    if sig is None or sig.status is SignatureStatus.UNSIGNED:
         return [finding("unsigned_request", where="samlp:AuthnRequest")]
     return []
 
