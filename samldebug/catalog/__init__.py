@@ -150,16 +150,8 @@ def finding(
     severity: Severity | None = None,
 ) -> Finding:
     """A Finding for `code`, with the catalog's defaults for what the caller leaves out."""
-    e = entry(code)
-    return Finding(
-        code=code,
-        severity=severity or e.severity,
-        title=title or e.title,
-        expected=expected,
-        actual=actual,
-        fix=fix or e.fix,
-        where=where,
-    )
+    e = findings()[code]
+    return Finding(code, severity or e.severity, title or e.title, expected, actual, fix or e.fix, where)
 
 
 def clip(text: str, limit: int = 200) -> str:

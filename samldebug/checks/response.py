@@ -330,9 +330,9 @@ def check_comment_in_nameid(ctx: Context) -> list[Finding]:
     name_id = child(assertion, SUBJECT, NAME_ID) if assertion is not None else None
     if name_id is None and ctx.kind == "logout_request":
         name_id = child(ctx.root, NAME_ID)
-    if not has_comment(name_id):
+    # A comment is a child node: a NameID without children (the usual one) has none, and lxml's tree walk is skipped.
+    if name_id is None or len(name_id) == 0 or not has_comment(name_id):
         return []
-    assert name_id is not None
     first = (name_id.text or "").strip()
     return [
         finding(
