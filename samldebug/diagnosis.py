@@ -243,7 +243,12 @@ def diagnose(
     notes = tuple(_notes(findings, messages, facts))
     # The cause is an error (or an SP requirement that is not met). A warning is the diagnosis only when there is
     # no message to call healthy (e.g. an Entra warning code pasted alone); beside a message it is a note.
-    best = next((f for _, f in ranked if _severity(f, rules().rule(f.code), facts) is Severity.ERROR), None)
+    best = None
+    r = rules()
+    for _, f in ranked:
+        if _severity(f, r.rule(f.code), facts) is Severity.ERROR:
+            best = f
+            break
     if best is None and not messages:
         best = next((f for _, f in ranked if f.severity is Severity.WARNING), None)
     if best is None:
@@ -755,10 +760,13 @@ def quoted_account(text: str | None) -> str | None:
 
 def _healthy(findings: Sequence[Finding], messages: Sequence[Message], facts: Facts) -> Diagnosis:
     warnings = [f for f in findings if f.severity is Severity.WARNING]
-    notes = tuple(f"{f.title}" + (f": {f.actual}" if f.actual else "") for f in warnings[:5])
-    r = rules()
-    advice = [f for f in warnings if not r.rule(f.code).caveat]
-    look = f" Worth a look, not blocking: {advice[0].title.rstrip('.')}." if advice else ""
+    notes: tuple[str, ...] = ()
+    look = ""
+    if warnings:
+        notes = tuple(f"{f.title}" + (f": {f.actual}" if f.actual else "") for f in warnings[:5])
+        r = rules()
+        advice = [f for f in warnings if not r.rule(f.code).caveat]
+        look = f" Worth a look, not blocking: {advice[0].title.rstrip('.')}." if advice else ""
     response = next((m for m in messages if m.kind in ("response", "assertion")), None)
     if response is not None:
         v = _values(response)
@@ -766,7 +774,7 @@ def _healthy(findings: Sequence[Finding], messages: Sequence[Message], facts: Fa
         signed = sig is not None and sig.status is SignatureStatus.VALID
         who = f" for `{v.name_id}`" if v.name_id else ""
         aud = f" (Audience `{v.audiences[0]}`)" if v.audiences else ""
-        if signed and not advice:
+        if signed and not look:
             summary = (
                 f"Healthy sign-in: Entra issued a signed assertion{who}{aud}, and every check passed at "
                 f"{response.evaluated_at}."
@@ -858,6 +866,8 @@ _SYMPTOM = 200  # a symptom sorts after its root cause, never below the next sev
 def order(findings: Sequence[Finding]) -> tuple[Finding, ...]:
     """The findings list in the same model: worst severity first, and within it root causes before the symptoms
     they explain and specific findings before generic ones (the AADSTS code above the bare error status)."""
+    if len(findings) < 2:
+        return tuple(findings)
     r = rules()
     present = {f.code for f in findings}
     superseded = {s for c in present for s in r.rule(c).supersedes if s != c}

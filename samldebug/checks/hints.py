@@ -52,7 +52,7 @@ def name_id_source(values: Values) -> str | None:
     for a in values.attributes:
         name = a.name.lower()
         if name.endswith(_SOURCE_ATTRIBUTES) and (key := name.rsplit("/", 1)[-1]) in _SOURCE_ATTRIBUTES:
-            attrs[key] = {v.lower() for v in a.values}
+            attrs[key] = set(map(str.lower, a.values))
     folded = name_id.lower()
     # GUID is anchored (^…$, $ also before a final newline): only 36 or 37 characters can match, and skipping the
     # regex engine for anything else saves more than the match itself on a cold cache.
