@@ -6,7 +6,7 @@ One `Finding` type is used everywhere. `Report` is what `analyze()` returns and 
 
 from __future__ import annotations
 
-from dataclasses import MISSING, dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -379,57 +379,3 @@ class Report:
 
     def has(self, code: str) -> bool:
         return any(f.code == code for f in self.findings)
-
-
-# --- construction speed ----------------------------------------------------------------------------------------
-# A frozen dataclass's generated __init__ stores each field through object.__setattr__ (a global lookup and a call
-# per field); an analysis builds some sixty of these objects (values, findings, checklist rows, certificates, the
-# report), and that was a measurable share of its time. The same __init__ (same parameters, defaults and
-# default_factory calls, fields stored in the same order) written straight into the instance dict costs a third.
-# The classes stay frozen: assignment after construction still raises FrozenInstanceError. Generated once at import
-# from this module's own field names, the way dataclasses builds its __init__ (tests/test_model_init.py holds each
-# class to the behaviour of dataclasses' own __init__).
-
-
-class _Factory:
-    def __repr__(self) -> str:
-        return "<factory>"  # as dataclasses shows a default_factory parameter
-
-
-_FACTORY = _Factory()
-
-
-def _direct_init(cls: type) -> None:
-    params: list[str] = []
-    lines = ["    d = self.__dict__"]
-    namespace: dict[str, Any] = {"_FACTORY": _FACTORY}
-    for f in fields(cls):
-        if not f.init:
-            raise TypeError(f"{cls.__name__}.{f.name}: init=False fields are not supported here")
-        if f.default is not MISSING:
-            namespace[f"_default_{f.name}"] = f.default
-            params.append(f"{f.name}=_default_{f.name}")
-            lines.append(f"    d[{f.name!r}] = {f.name}")
-        elif f.default_factory is not MISSING:
-            namespace[f"_factory_{f.name}"] = f.default_factory
-            params.append(f"{f.name}=_FACTORY")
-            lines.append(f"    d[{f.name!r}] = _factory_{f.name}() if {f.name} is _FACTORY else {f.name}")
-        else:
-            params.append(f.name)
-            lines.append(f"    d[{f.name!r}] = {f.name}")
-    source = f"def __init__(self, {', '.join(params)}) -> None:\n" + "\n".join(lines) + "\n"
-    exec(source, namespace)  # noqa: S102 - source built above from this module's own field names, as dataclasses does
-    init = namespace["__init__"]
-    original = cls.__dict__["__init__"]
-    init.__qualname__ = original.__qualname__
-    init.__module__ = original.__module__
-    init.__annotations__ = original.__annotations__
-    setattr(cls, "__init__", init)  # noqa: B010 - mypy would reject assigning to a method
-
-
-for _cls in [c for c in list(globals().values()) if isinstance(c, type) and c.__module__ == __name__]:
-    if is_dataclass(_cls):
-        _direct_init(_cls)
-
-
-del _cls
