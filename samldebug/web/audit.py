@@ -26,6 +26,8 @@ from typing import Any
 
 from flask import Flask, current_app, g, has_request_context
 
+from .limits import client_address
+
 log = logging.getLogger("samldebug.audit")
 
 ACTIONS = ("analyze", "share", "open", "delete", "revoke", "signin", "refused")
@@ -110,8 +112,6 @@ def trail() -> AuditTrail:
 
 
 def _who() -> tuple[str | None, str]:
-    from .limits import client_address
-
     if not has_request_context():
         return None, "-"
     user: str | None = g.get("samldebug_user")  # set by auth.require_signin (None when sign-in is off)
