@@ -57,3 +57,35 @@ def test_memory_storage_starts_no_thread_per_request(tmp_path: Path) -> None:
     finally:
         threading.Thread.start = original  # type: ignore[method-assign]
     assert started == []
+
+
+def test_view_limits_and_their_headers_without_flask_limiters_per_request_hook(tmp_path: Path) -> None:
+    """Every limit is declared on its view, so Flask-Limiter's before-request hook (default, application and meta
+    limits: none here) is not run; the decorators still count, and the X-RateLimit headers are the same."""
+    app = make_app(tmp_path, rate_limit_analyze="2/minute")
+    assert limits.limiter._check_request_limit not in app.before_request_funcs.get(None, [])
+    client = app.test_client()
+    message = b64(signed_response())
+    first = client.post("/api/v1/analyze", json={"input": message})
+    assert first.status_code == 200
+    assert first.headers["X-RateLimit-Limit"] == "2" and first.headers["X-RateLimit-Remaining"] == "1"
+    assert int(first.headers["X-RateLimit-Reset"]) > 0 and 0 <= int(first.headers["Retry-After"]) <= 60
+    assert client.post("/api/v1/analyze", json={"input": message}).headers["X-RateLimit-Remaining"] == "0"
+    refused = client.post("/api/v1/analyze", json={"input": message})
+    assert refused.status_code == 429 and refused.headers["X-RateLimit-Remaining"] == "0"
+    assert "X-RateLimit-Limit" not in client.get("/healthz").headers  # no limit applies there
+
+
+def test_the_per_request_hook_stays_when_default_limits_are_configured() -> None:
+    from flask import Flask
+
+    for name in ("RATELIMIT_DEFAULT", "RATELIMIT_APPLICATION", "RATELIMIT_META"):
+        app = Flask(__name__)
+        app.config[name] = "2/minute"
+        app.before_request(limits.limiter._check_request_limit)
+        limits._drop_unused_middleware(app)
+        assert limits.limiter._check_request_limit in app.before_request_funcs[None], name
+    app = Flask(__name__)
+    app.before_request(limits.limiter._check_request_limit)
+    limits._drop_unused_middleware(app)
+    assert limits.limiter._check_request_limit not in app.before_request_funcs[None]

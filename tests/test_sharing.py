@@ -212,6 +212,53 @@ def test_gunicorn_logger_redacts() -> None:
     assert all("ZmFrZS1rZXkt" not in str(v) for v in atoms.values())
 
 
+def test_gunicorn_access_line_in_a_custom_format_is_written_and_redacted(tmp_path: Path) -> None:
+    """A format naming a header the request did not send gets gunicorn's '-' (the handler's RedactingFilter once
+    rebuilt the atoms as a plain dict: the line failed with a KeyError and was lost); a permalink in the Referer
+    is cut out."""
+    from types import SimpleNamespace
+
+    from gunicorn.config import Config
+
+    from samldebug.web.logs import RedactingLogger
+
+    cfg = Config()
+    cfg.set("accesslog", str(tmp_path / "access.log"))
+    cfg.set("access_log_format", '%(h)s "%(r)s" %(s)s "%({referer}i)s" "%({x-not-sent}i)s" %(M)s')
+    logger = RedactingLogger(cfg)
+    path = "/r/AbCdEfGhIjKlMnOpQrStUv/ZmFrZS1rZXktMTIzNDU2Nzg5MC1hYmNkZWZnaGlqa2xtbm8"
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "RAW_URI": path,
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+    }
+    req = SimpleNamespace(headers=[("REFERER", f"https://samldebug.example{path}")], method="GET", uri=path)
+    resp = SimpleNamespace(status="200 OK", headers=[], sent=10, response_length=10, status_code=200)
+    logger.access(resp, req, environ, timedelta(milliseconds=3))
+    for handler in logger.access_log.handlers:
+        handler.flush()
+    line = (tmp_path / "access.log").read_text()
+    assert line.startswith('127.0.0.1 "GET /r/AbCdEfGhIjKlMnOpQrStUv/[redacted] HTTP/1.1" 200 '), line
+    assert '"https://samldebug.example/r/AbCdEfGhIjKlMnOpQrStUv/[redacted]" "-" 3' in line
+    assert "ZmFrZS1rZXkt" not in line
+
+
+def test_filter_redacts_mapping_arguments_and_keeps_their_type() -> None:
+    from gunicorn.glogging import SafeAtoms
+
+    key_path = "/r/AbCdEfGhIjKlMnOpQrStUv/ZmFrZS1rZXktMTIzNDU2Nzg5MC1hYmNkZWZnaGlqa2xtbm8"
+    args = SafeAtoms({"r": f"GET {key_path} HTTP/1.1", "s": 200})
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "%(r)s %(s)s %(missing)s", (), None)
+    record.args = args
+    RedactingFilter().filter(record)
+    assert isinstance(record.args, SafeAtoms) and record.args is not args  # the caller's mapping is left alone
+    assert record.getMessage() == "GET /r/AbCdEfGhIjKlMnOpQrStUv/[redacted] HTTP/1.1 200 -"
+    assert "ZmFrZS1rZXkt" in args["r"]
+
+
 def test_decrypted_assertion_signature_values_are_stripped() -> None:
     doc = {
         "messages": [

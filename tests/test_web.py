@@ -286,6 +286,23 @@ def test_request_log_has_no_payload_or_key(client, caplog) -> None:  # type: ign
     assert secret[:40] not in text and "alice@contoso.example" not in text and "ZmFrZS1rZXkt" not in text
 
 
+def test_request_log_line_has_its_fields_in_order_and_is_not_built_when_nobody_listens(client, caplog) -> None:  # type: ignore[no-untyped-def]
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="samldebug.access"):
+        r = client.get("/healthz")
+    [record] = [rec for rec in caplog.records if rec.name == "samldebug.access"]
+    line = json.loads(record.getMessage())
+    assert list(line) == ["request_id", "method", "path", "status", "ms", "bytes_in", "bytes_out"]
+    assert line["request_id"] == r.headers["X-Request-ID"] and line["path"] == "/healthz" and line["status"] == 200
+    assert line["bytes_out"] == len(r.data) and line["bytes_in"] == 0 and line["ms"] >= 0
+    assert record.funcName == "_log" and record.pathname.endswith("logs.py")  # the record names its maker
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="samldebug.access"):
+        r = client.get("/healthz")
+    assert [rec for rec in caplog.records if rec.name == "samldebug.access"] == [] and r.headers["X-Request-ID"]
+
+
 def test_har_upload_shows_flows_and_timeline(client) -> None:  # type: ignore[no-untyped-def]
     import harfactory as hf
 
