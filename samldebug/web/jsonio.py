@@ -1,6 +1,8 @@
-"""JSON responses through msgspec (C), not Python's pure-Python encoder: a report is a few hundred values, and
-encoding it with `json.dumps` cost more per request than routing, parsing the form and the rate limit together.
-Request bodies are still read by Flask's standard decoder (its error handling is what the views expect)."""
+"""JSON through msgspec (C), not Python's pure-Python encoder: a report is a few hundred values, and encoding it with
+`json.dumps` cost more per request than routing, parsing the form and the rate limit together. Request bodies are
+decoded by msgspec too (a pasted response and its metadata are a 10-20 KB body): its DecodeError is a ValueError,
+so Flask's `get_json` handles a malformed body as before, and JSON nested beyond the recursion limit still raises
+RecursionError. It reads UTF-8 only (RFC 8259) and, like the RFC, no NaN or Infinity."""
 
 from __future__ import annotations
 
@@ -14,6 +16,11 @@ from flask.json.provider import DefaultJSONProvider
 class MsgspecJSONProvider(DefaultJSONProvider):
     def dumps(self, obj: Any, **kwargs: Any) -> str:
         return msgspec.json.encode(obj).decode()
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        if kwargs:  # the session cookie's serializer passes an object_hook, which msgspec has no equivalent of
+            return super().loads(s, **kwargs)
+        return msgspec.json.decode(s)
 
     def response(self, *args: Any, **kwargs: Any) -> Response:
         obj = self._prepare_response_obj(args, kwargs)
