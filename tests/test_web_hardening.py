@@ -84,3 +84,21 @@ def test_the_page_shows_every_refusal_in_the_report_area(browser, tmp_path: Path
         page.wait_for_function("document.querySelector('#report').innerText.includes('larger than this server')")
         assert "The upload limit is 2 MiB" in page.inner_text("#report")
         ctx.close()
+
+
+def test_the_session_signer_is_built_once_per_secret_key(tmp_path: Path) -> None:
+    """Sessions (the CSRF token) sign with a serializer built once, not per request; rotating the key takes effect
+    and a cookie signed with the old key no longer passes the CSRF check."""
+    from webutil import csrf
+
+    app = make_app(tmp_path)
+    client = app.test_client()
+    interface = app.session_interface
+    serializer = interface.get_signing_serializer(app)  # type: ignore[attr-defined]
+    assert serializer is not None and interface.get_signing_serializer(app) is serializer  # type: ignore[attr-defined]
+    token = csrf(client)
+    message = b64(signed_response())
+    assert client.post("/analyze", data={"input": message, "csrf_token": token}).status_code == 200
+    app.secret_key = "a-rotated-secret-key-" + "x" * 40
+    assert interface.get_signing_serializer(app) is not serializer  # type: ignore[attr-defined]
+    assert client.post("/analyze", data={"input": message, "csrf_token": token}).status_code == 400

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from typing import Any
 
 from flask import Flask, Response, abort, current_app, request, session
+from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import URLSafeTimedSerializer
 
 CSP = "; ".join(
     [
@@ -68,7 +71,24 @@ def add_headers(response: Response) -> Response:
     return response
 
 
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session (it holds the CSRF token and the signed-in user), with its signing serializer
+    built once per secret key: Flask builds one on every request, API calls included, and itsdangerous serializes
+    an empty dict each time to learn the serializer's output type. The serializer keeps no per-request state."""
+
+    def __init__(self) -> None:
+        self._cached: tuple[Any, URLSafeTimedSerializer | None] | None = None
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        key = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
+        cached = self._cached
+        if cached is None or cached[0] != key:  # a key rotated at run time (tests) is picked up
+            cached = self._cached = (key, super().get_signing_serializer(app))
+        return cached[1]
+
+
 def init_app(app: Flask) -> None:
+    app.session_interface = SessionInterface()
     app.before_request(check_csrf)
     app.after_request(add_headers)
     app.jinja_env.globals["csrf_token"] = csrf_token
