@@ -527,7 +527,12 @@ def serve_cmd(
 def serve_argv(host: str, port: int, workers: int, threads: int, timeout: int, forwarded_allow_ips: str) -> list[str]:
     """gunicorn's command line for `samldebug serve`: the redacting logger for the access and the error log (no
     permalink key or delete token is ever written), threaded workers, and X-Forwarded-* trusted only from the
-    given proxies (none unless the operator configured proxy trust)."""
+    given proxies (none unless the operator configured proxy trust).
+
+    No keep-alive: a gthread worker accepts every connection it sees, whatever its load, and keeps a kept-alive
+    connection to itself, so 16 clients with persistent connections ended up 100/0 to 63/37 on two workers (one
+    core idle, its clients waiting). One request per connection lets whichever worker is free take the next one;
+    behind the documented reverse proxy nothing changes (nginx opens a connection per request by default)."""
     return [
         "gunicorn",
         "--bind",
@@ -538,6 +543,8 @@ def serve_argv(host: str, port: int, workers: int, threads: int, timeout: int, f
         "gthread",
         "--threads",
         str(threads),
+        "--keep-alive",
+        "0",
         "--timeout",
         str(timeout),
         "--logger-class",

@@ -6,6 +6,7 @@ log), and the page keeps answering /healthz while hostile requests run.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import sqlite3
@@ -94,6 +95,22 @@ def test_serve_runs_threaded_workers_with_the_redacting_logger(server: Server) -
     out = server.output()
     assert "Using worker: gthread" in out, out[-2000:]
     assert "samldebug.web.logs.RedactingLogger" in " ".join(serve_argv("127.0.0.1", 1, 1, 1, 30, ""))
+
+
+def test_serve_answers_one_request_per_connection(server: Server) -> None:
+    """A gthread worker keeps a kept-alive connection to itself whatever its load (persistent clients piled onto one
+    of two workers): without keep-alive the next request is accepted by whichever worker is free."""
+    host, port = server.base.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        connection.request("GET", "/healthz")  # HTTP/1.1: keep-alive unless the server says otherwise
+        response = connection.getresponse()
+        response.read()
+        assert response.status == 200 and response.getheader("Connection", "").lower() == "close"
+    finally:
+        connection.close()
+    argv = serve_argv("127.0.0.1", 1, 1, 1, 30, "")
+    assert argv[argv.index("--keep-alive") + 1] == "0"
 
 
 def test_no_key_or_delete_token_reaches_the_server_output(server: Server) -> None:
