@@ -111,6 +111,8 @@ def test_serve_answers_one_request_per_connection(server: Server) -> None:
         connection.close()
     argv = serve_argv("127.0.0.1", 1, 1, 1, 30, "")
     assert argv[argv.index("--keep-alive") + 1] == "0"
+    if Path("/dev/shm").is_dir():  # the heartbeat file on tmpfs, not on a disk journal
+        assert argv[argv.index("--worker-tmp-dir") + 1] == "/dev/shm"
 
 
 def test_no_key_or_delete_token_reaches_the_server_output(server: Server) -> None:
