@@ -9,6 +9,7 @@ import dataclasses
 import logging
 import os
 import secrets
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +106,5 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     return app
 
 
-def _utcnow() -> Any:
-    from datetime import UTC, datetime
-
+def _utcnow() -> datetime:
     return datetime.now(UTC)
