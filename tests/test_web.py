@@ -303,6 +303,18 @@ def test_request_log_line_has_its_fields_in_order_and_is_not_built_when_nobody_l
     assert [rec for rec in caplog.records if rec.name == "samldebug.access"] == [] and r.headers["X-Request-ID"]
 
 
+def test_request_log_goes_to_stderr_when_nothing_configured_logging(client, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import logging
+
+    monkeypatch.setattr(logging.root, "handlers", [])  # plain gunicorn: no handler anywhere (pytest adds its own)
+    monkeypatch.setattr(logging.getLogger("samldebug.access"), "level", logging.INFO)
+    path = "/r/AbCdEfGhIjKlMnOpQrStUv/ZmFrZS1rZXktMTIzNDU2Nzg5MC1hYmNkZWZnaGlqa2xtbm8"
+    r = client.get(path)
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    assert [line["request_id"] for line in lines] == [r.headers["X-Request-ID"]]
+    assert lines[0]["path"] == "/r/AbCdEfGhIjKlMnOpQrStUv/[redacted]" and lines[0]["status"] == r.status_code
+
+
 def test_har_upload_shows_flows_and_timeline(client) -> None:  # type: ignore[no-untyped-def]
     import harfactory as hf
 

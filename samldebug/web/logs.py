@@ -7,6 +7,8 @@ import copy
 import logging
 import re
 import secrets
+import sys
+import threading
 import time
 from typing import Any
 
@@ -110,6 +112,22 @@ class AccessLine(msgspec.Struct):
 
 
 _encode_line = msgspec.json.Encoder().encode
+_stderr_lock = threading.Lock()
+
+
+def write_line(line: str) -> None:
+    """One request-log line. Through logging when anything receives samldebug.access records (a handler on it or on
+    an ancestor: dictConfig, gunicorn's --log-config, pytest's caplog); when nothing does (plain gunicorn, `samldebug
+    serve`), straight to stderr as one line, which is what a StreamHandler with a '%(message)s' formatter wrote,
+    without building a LogRecord and running the handler and formatter chain for every request."""
+    if access_log.hasHandlers():
+        # Logger.info would also walk the stack to find its caller (findCaller) for every request; the record names
+        # the request-log hook instead and goes through the same filters and handlers.
+        access_log.handle(access_log.makeRecord(access_log.name, logging.INFO, __file__, 0, line, (), None, "_log"))
+        return
+    with _stderr_lock:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
 
 
 def init_request_logging(app: Flask) -> None:
@@ -134,19 +152,11 @@ def init_request_logging(app: Flask) -> None:
                 request.content_length or 0,
                 response.calculate_content_length() or 0,
             )
-            # Logger.info would also walk the stack to find its caller (findCaller) for every request; the record
-            # names this function instead and goes through the same filters and handlers.
-            record = access_log.makeRecord(
-                access_log.name, logging.INFO, __file__, 0, _encode_line(line).decode(), (), None, "_log"
-            )
-            access_log.handle(record)
+            write_line(_encode_line(line).decode())
         return response
 
     app.before_request(_start)
     app.after_request(_log)
-    if not logging.getLogger().handlers and not access_log.handlers:
-        # Nothing configured logging (plain gunicorn): write the JSON lines to stderr, where gunicorn's go.
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        access_log.addHandler(handler)
+    if not logging.getLogger().handlers and not access_log.handlers and access_log.level == logging.NOTSET:
+        # Nothing configured logging (plain gunicorn): the lines go to stderr (write_line), where gunicorn's go.
         access_log.setLevel(logging.INFO)
