@@ -334,3 +334,17 @@ def test_redaction_reaches_xml_escaped_values() -> None:
     out = json.dumps(redact.redact(doc, "identity"))
     for value in ("R&D", "R&amp;D", "Secret", "o'brien", "brien&amp;sons", "brien&sons"):
         assert value not in out, value
+
+
+def test_the_api_answers_the_same_report_whether_or_not_it_shares(tmp_path: Path) -> None:
+    """Without share=1 the API encodes the report straight from its dataclasses; with it, from to_json (the links
+    are added to that document): both carry the same report, as JSON, never cached."""
+    client = make_app(tmp_path).test_client()
+    body = {"input": b64(signed_response()), "metadata": metadata().decode(), "sp_entity_id": SP_ENTITY_ID}
+    plain = client.post("/api/v1/analyze", json=body)
+    shared = client.post("/api/v1/analyze", json={**body, "share": "1"})
+    assert plain.status_code == shared.status_code == 200
+    assert plain.mimetype == shared.mimetype == "application/json"
+    assert plain.headers["Cache-Control"] == "no-store" and plain.headers["X-RateLimit-Limit"]
+    doc = shared.get_json()
+    assert {doc.pop("permalink"), doc.pop("delete_url"), doc.pop("expires")} and plain.get_json() == doc
