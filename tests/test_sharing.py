@@ -189,6 +189,18 @@ def test_keys_never_logged(caplog: pytest.LogCaptureFixture) -> None:
     assert "ZmFrZS1rZXkt" not in caplog.text and "[redacted]" in caplog.text
 
 
+def _get_environ(path: str) -> dict[str, str]:
+    """The WSGI environ gunicorn hands its access logger for a GET of `path`."""
+    return {
+        "REQUEST_METHOD": "GET",
+        "RAW_URI": path,
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+    }
+
+
 def test_gunicorn_logger_redacts() -> None:
     from types import SimpleNamespace
 
@@ -198,14 +210,7 @@ def test_gunicorn_logger_redacts() -> None:
 
     logger = RedactingLogger(Config())
     path = "/r/AbCdEfGhIjKlMnOpQrStUv/ZmFrZS1rZXktMTIzNDU2Nzg5MC1hYmNkZWZnaGlqa2xtbm8"
-    environ = {
-        "REQUEST_METHOD": "GET",
-        "RAW_URI": path,
-        "PATH_INFO": path,
-        "QUERY_STRING": "",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "REMOTE_ADDR": "127.0.0.1",
-    }
+    environ = _get_environ(path)
     req = SimpleNamespace(headers=[], method="GET", uri=path, path=path, query="", version=(1, 1))
     resp = SimpleNamespace(status="200 OK", headers=[], sent=10, response_length=10, status_code=200)
     atoms = logger.atoms(resp, req, environ, timedelta(milliseconds=3))
@@ -227,14 +232,7 @@ def test_gunicorn_access_line_in_a_custom_format_is_written_and_redacted(tmp_pat
     cfg.set("access_log_format", '%(h)s "%(r)s" %(s)s "%({referer}i)s" "%({x-not-sent}i)s" %(M)s')
     logger = RedactingLogger(cfg)
     path = "/r/AbCdEfGhIjKlMnOpQrStUv/ZmFrZS1rZXktMTIzNDU2Nzg5MC1hYmNkZWZnaGlqa2xtbm8"
-    environ = {
-        "REQUEST_METHOD": "GET",
-        "RAW_URI": path,
-        "PATH_INFO": path,
-        "QUERY_STRING": "",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "REMOTE_ADDR": "127.0.0.1",
-    }
+    environ = _get_environ(path)
     req = SimpleNamespace(headers=[("REFERER", f"https://samldebug.example{path}")], method="GET", uri=path)
     resp = SimpleNamespace(status="200 OK", headers=[], sent=10, response_length=10, status_code=200)
     logger.access(resp, req, environ, timedelta(milliseconds=3))
