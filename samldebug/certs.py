@@ -152,8 +152,8 @@ def bare_key_cert(key: object) -> x509.Certificate:
     if len(_BARE) >= 1024:
         _BARE.clear()
         _BARE_IDS.clear()
-    _BARE[spki] = cert
-    _BARE_IDS[id(cert)] = cert  # _BARE holds the object, so its id cannot be reused while it is listed
+    _BARE_IDS[id(cert)] = cert  # first: a thread that finds it in _BARE must already see it as a bare key
+    _BARE[spki] = cert  # (holds the object, so its id cannot be reused while it is listed)
     return cert
 
 

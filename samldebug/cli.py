@@ -538,7 +538,7 @@ def serve_argv(host: str, port: int, workers: int, threads: int, timeout: int, f
     on every turn of the worker's loop, and on a disk filesystem that sometimes waits on the journal (up to 8 ms
     measured here, against 0.1 ms on tmpfs), with no connection accepted meanwhile."""
     shm = "/dev/shm"  # noqa: S108 - gunicorn makes its heartbeat file there with mkstemp and unlinks it at once
-    heartbeat = ["--worker-tmp-dir", shm] if os.path.isdir(shm) else []
+    heartbeat = ["--worker-tmp-dir", shm] if os.path.isdir(shm) and os.access(shm, os.W_OK) else []
     return [
         "gunicorn",
         "--bind",

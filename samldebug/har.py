@@ -327,6 +327,7 @@ class _TracerEntry(_TracerRequest):
         if reader is not None:
             reader.tracer_record(self)
             self.requestHeaders = self.responseHeaders = self.post = self.postData = self.saml = None
+            self.url = self.method = ""  # the reader kept what it needs: no request's URL outlives its turn
 
 
 _STREAM_DECODER: Final = msgspec.json.Decoder(_StreamTop)
@@ -1165,14 +1166,19 @@ def _parse(
     # decoded. Both readers give pages back through one releaser: the file is read once, front to back.
     har_reader, tracer_reader = _Reader("har", limits, release), _Reader("saml-tracer", limits, release)
     tokens = _SINK.set(har_reader), _TRACER_SINK.set(tracer_reader)
+    # What refuses a HAR whole (as it always did) but only one SAML-tracer request (skipped alone on the slow path,
+    # as when the fast path held requests as Raw): invalid UTF-8 inside a string the fast path materialises.
+    har_refusal: Finding | None = None
     try:
         fast = _STREAM_DECODER.decode(buf)
     except msgspec.ValidationError:  # (a subclass of DecodeError)
         fast = None  # some entry (or the top level) has an unexpected shape: take the slow path
     except msgspec.DecodeError as e:
-        return _LoneSurrogates(json_error(e)) if "surrogate" in str(e) or "hex escape" in str(e) else json_error(e)
+        if "surrogate" in str(e) or "hex escape" in str(e):
+            return _LoneSurrogates(json_error(e))
+        fast, har_refusal = None, json_error(e)  # malformed JSON fails the slow path's split too
     except UnicodeDecodeError as e:  # msgspec raises it for invalid UTF-8 inside a string it materialises
-        return malformed("The capture file is not valid UTF-8 text", str(e))
+        fast, har_refusal = None, malformed("The capture file is not valid UTF-8 text", str(e))
     finally:
         _SINK.reset(tokens[0])
         _TRACER_SINK.reset(tokens[1])
@@ -1197,6 +1203,8 @@ def _parse(
     # (Reading again from the start: a fresh releaser, which only re-releases what the fast path released.)
     again = release.again() if release is not None else None
     if top.log is not None and top.log.entries is not None:
+        if har_refusal is not None:
+            return har_refusal
         reader = _Reader("har", limits, again)
         token = _SINK.set(reader)
         try:

@@ -237,3 +237,20 @@ def test_request_checks_find_nothing_in_other_messages(kind: str, which: str) ->
 def test_only_36_or_37_characters_can_be_a_guid(text: str) -> None:
     # name_id_source asks the GUID pattern only about NameIDs of that length (the regex engine is the costly part).
     assert 36 <= len(text) <= 37
+
+
+def test_a_comment_in_the_nameid_of_a_second_subject_is_still_an_attack() -> None:
+    """Every Subject is searched, as XPath-based SPs read them (found by review: the first Subject only was)."""
+    from lxml import etree
+
+    saml_ns = "urn:oasis:names:tc:SAML:2.0:assertion"
+    root = build_response()
+    subject = root.find(f"{{{saml_ns}}}Assertion/{{{saml_ns}}}Subject")
+    assert subject is not None
+    name_id = subject.find(f"{{{saml_ns}}}NameID")
+    assert name_id is not None
+    name_id.text = "admin@contoso.com"
+    name_id.append(etree.Comment("x"))
+    name_id[-1].tail = ".evil.example"
+    subject.addprevious(etree.Element(f"{{{saml_ns}}}Subject"))
+    assert "comment_in_nameid" in codes(run(to_bytes(root), entra_settings()))

@@ -455,3 +455,32 @@ def test_saml_tracer_export_time_is_the_capture_time() -> None:
     doc["timestamp"] = 1772368200000  # milliseconds since the epoch, as some exports write it
     assert read(doc).exported_at == datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
     assert read(hf.har(hf.sp_initiated())).exported_at is None
+
+
+def test_a_saml_tracer_request_that_is_not_utf8_is_skipped_alone() -> None:
+    """One request with invalid UTF-8 is counted as unreadable, the rest of the export is read (found by review:
+    the fast path refused the whole export); a HAR with invalid UTF-8 is still refused whole, as before."""
+    ok = {"method": "POST", "url": "https://sp.example.com/acs", "post": [["SAMLResponse", "PHNhbWxwOlJlc3BvbnNlLz4="]]}
+    data = json.dumps({"requests": [{"method": "GET", "url": "https://a/XX"}, ok]}).encode().replace(b"XX", b"\xff")
+    capture = read_capture(data, Limits())
+    assert isinstance(capture, Capture)
+    assert len(capture.entries) == 1 and capture.dropped["unreadable_entries"] == 1
+    har = json.dumps({"log": {"entries": [{"request": {"method": "GET", "url": "https://a/XX"}}]}}).encode()
+    with pytest.raises(AnalysisStop, match="not valid"):
+        read_capture(har.replace(b"XX", b"\xff"), Limits())
+
+
+def test_saml_tracer_urls_do_not_pile_up_while_the_export_is_decoded() -> None:
+    """Each request lets go of its URL once the reader has it (found by review: every URL stayed alive until the
+    end of the decode, about the size of a URL-heavy export)."""
+    import tracemalloc
+
+    requests = [{"method": "GET", "url": f"https://app.example.com/?q={'a' * 50_000}{i}"} for i in range(200)]
+    data = json.dumps({"requests": requests}).encode()
+    tracemalloc.start()
+    try:
+        read_capture(data, Limits())
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < len(data) // 4

@@ -102,3 +102,17 @@ def test_the_session_signer_is_built_once_per_secret_key(tmp_path: Path) -> None
     app.secret_key = "a-rotated-secret-key-" + "x" * 40
     assert interface.get_signing_serializer(app) is not serializer  # type: ignore[attr-defined]
     assert client.post("/analyze", data={"input": message, "csrf_token": token}).status_code == 400
+
+
+def test_a_json_body_with_a_bom_or_in_utf16_is_read(tmp_path: Path) -> None:
+    """PowerShell 5.1 writes a UTF-8 BOM; Python's json module reads it and UTF-16, and so does the API (found by
+    review: msgspec alone answered a misleading 400)."""
+    import json
+
+    client = make_app(tmp_path).test_client()
+    text = json.dumps({"input": b64(signed_response())})
+    for body in (b"\xef\xbb\xbf" + text.encode(), text.encode("utf-16")):
+        r = client.post("/api/v1/analyze", data=body, content_type="application/json")
+        assert r.status_code == 200, r.data[:200]
+    r = client.post("/api/v1/analyze", data=b"\xef\xbb\xbf{not json", content_type="application/json")
+    assert r.status_code == 400

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from ..catalog import claim_by_name, claims, finding, nameid_formats
 from ..instants import duration, iso, parse_time
 from ..model import Finding, Severity, SignatureStatus
-from ..saml import ENCRYPTED_ASSERTION, NAME_ID, SUBJECT, SUCCESS, child, has_comment
+from ..saml import ENCRYPTED_ASSERTION, NAME_ID, NS, SUCCESS, child, has_comment
 from ..transform import hint as transform_hint
 from .context import BASIC_CONFIG, Check, Context
 from .hints import ATTRIBUTES_AND_CLAIMS, entra_name, local_name, mismatch_fix, name_id_source, near_miss
@@ -327,7 +327,9 @@ def check_encrypted(ctx: Context) -> list[Finding]:
 
 def check_comment_in_nameid(ctx: Context) -> list[Finding]:
     assertion = ctx.assertion
-    name_id = child(assertion, SUBJECT, NAME_ID) if assertion is not None else None
+    # ElementPath, not child(): every Subject is searched (a NameID behind an empty first Subject is still read by
+    # XPath-based SPs, so a comment inside it is still an attack to report).
+    name_id = assertion.find("saml:Subject/saml:NameID", NS) if assertion is not None else None
     if name_id is None and ctx.kind == "logout_request":
         name_id = child(ctx.root, NAME_ID)
     # A comment is a child node: a NameID without children (the usual one) has none, and lxml's tree walk is skipped.
