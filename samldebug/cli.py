@@ -5,6 +5,7 @@ Exit codes: 0 no error finding, 1 at least one error finding, 2 usage error (bad
 
 from __future__ import annotations
 
+import functools
 import json
 import mmap
 import os
@@ -270,7 +271,7 @@ def _write_json(text: str) -> None:
 
 
 def exit_code(report: Report) -> ExitCode:
-    return ExitCode.ERRORS if any(f.severity is Severity.ERROR for f in report.findings) else ExitCode.OK
+    return ExitCode.ERRORS if report.worst is Severity.ERROR else ExitCode.OK
 
 
 class _ParamsOnce(click.Command):
@@ -453,30 +454,14 @@ def analyze_cmd(
         shown = mib(size) if size is not None else f"more than {mib(cap)}"
         report = stopped(oversized("capture" if is_capture else "input", shown, cap), size or len(data), settings, now)
     else:
-        at = now_text is None
-        report = analyze(
-            data,
-            settings,
-            now=now,
-            notes=notes,
-            entry=entry,
-            at_message_time=at,
-            signin_log=log_data,
-            signin_filter=signin_filter,
+        run = functools.partial(
+            analyze, data, settings, now=now, notes=notes, entry=entry, at_message_time=now_text is None
         )
+        report = run(signin_log=log_data, signin_filter=signin_filter)
         if lookup_signins and log_data is None:
             looked_up = _lookup_signins(config, report)
             if looked_up is not None:
-                report = analyze(
-                    data,
-                    settings,
-                    now=now,
-                    notes=notes,
-                    entry=entry,
-                    at_message_time=at,
-                    signin_log=looked_up,
-                    signin_filter=signin_filter,
-                )
+                report = run(signin_log=looked_up, signin_filter=signin_filter)
     if fmt == "json":
         _write_json(dumps(report))
     elif fmt == "ticket":

@@ -268,7 +268,7 @@ def diagnose(
     key = _signing_key(messages)
     if key:
         evidence.append(key)
-    fix = tuple(s for s in d.fix if not _forbidden(s, facts)) if facts.name_id_note else d.fix
+    fix = tuple(s for s in d.fix if not _forbidden(s, facts))
     if facts.name_id_note and d.code in _NAME_ID_CODES and not any(facts.name_id_note in s for s in fix):
         fix = (*fix, facts.name_id_note)
     return Diagnosis(

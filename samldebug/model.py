@@ -375,7 +375,8 @@ class Report:
 
     @property
     def worst(self) -> Severity | None:
-        return max((f.severity for f in self.findings), key=lambda s: s.rank, default=None)
+        present = {f.severity for f in self.findings}
+        return max(present, key=_RANKS.__getitem__, default=None)
 
     def has(self, code: str) -> bool:
         return any(f.code == code for f in self.findings)

@@ -18,20 +18,13 @@ from .catalog import finding
 from .config import Settings
 from .decode import Decoded, decode
 from .instants import iso
-from .model import AnalysisStop, EntraError, Finding, InputInfo, Message, Report, Severity, SignInLog
+from .model import AnalysisStop, EntraError, Finding, InputInfo, Message, Report, SignInLog
 
 log = logging.getLogger(__name__)
 
 
 def sort_findings(findings: list[Finding]) -> tuple[Finding, ...]:
-    return tuple(sorted(findings, key=_worst_first))
-
-
-_WORST_FIRST = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
-
-
-def _worst_first(f: Finding) -> int:
-    return _WORST_FIRST[f.severity]
+    return tuple(sorted(findings, key=lambda f: -f.severity.rank))
 
 
 def _input_info(raw: bytes, decoded: Decoded | None) -> InputInfo:
@@ -117,16 +110,15 @@ def _analyze(
 # in its head, and a message pasted with a log only across a line break. These cheap necessary conditions skip the
 # readers' own sniffing for the common single message (tests/test_pipeline_prefilter.py holds them to the readers).
 _PLAIN_START = frozenset(bytes([c]) for c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=<%")
-_LOG_HEAD = 16384  # signinlog.sniff reads this much
 
 
 def _commas_in_head(raw: bytes) -> int:
-    """0, 1 or 2 (two or more) commas in the first _LOG_HEAD bytes: memchr-speed finds, where bytes.count over a
-    message costs microseconds."""
-    first = raw.find(b",", 0, _LOG_HEAD)
+    """0, 1 or 2 (two or more) commas in the head `signinlog.sniff` reads: memchr-speed finds, where bytes.count
+    over a message costs microseconds."""
+    first = raw.find(b",", 0, signinlog.SNIFF_HEAD)
     if first < 0:
         return 0
-    return 1 if raw.find(b",", first + 1, _LOG_HEAD) < 0 else 2
+    return 1 if raw.find(b",", first + 1, signinlog.SNIFF_HEAD) < 0 else 2
 
 
 def _analyze_message(

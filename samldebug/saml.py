@@ -48,7 +48,8 @@ def text(el: etree._Element | None) -> str | None:
 
 
 def has_comment(el: etree._Element | None) -> bool:
-    return el is not None and any(isinstance(c, etree._Comment) for c in el.iter(etree.Comment))
+    # A comment is a child node: an element without children (the usual value) has none, and lxml's walk is skipped.
+    return el is not None and len(el) > 0 and any(isinstance(c, etree._Comment) for c in el.iter(etree.Comment))
 
 
 def child(el: etree._Element | None, *path: str) -> etree._Element | None:

@@ -219,6 +219,12 @@ _ATTRIBUTE_EQUALS = etree.XPath("//@*[. = $uri]")  # every attribute of the docu
 _CERT_DESCRIPTIONS: LRU[tuple[x509.Certificate, str], str] = LRU(256)
 
 
+def _signxml_tag(query: str) -> str:
+    """signxml's "prefix:Name" child query (ds: when no prefix) as a Clark tag."""
+    prefix, _, local = query.rpartition(":")
+    return f"{{{SIGNXML_NAMESPACES[prefix or 'ds']}}}{local}"
+
+
 class _Verifier(XMLVerifier):
     """signxml's verifier, taught that an RSA-PSS signature (sha256-rsa-MGF1 …) carries an RSAKeyValue like any
     RSA signature: signxml compares the KeyValue with the certificate only for RSA_* / ECDSA_* / DSA_* names and
@@ -234,8 +240,7 @@ class _Verifier(XMLVerifier):
     def _find(self, element: Any, query: str, require: bool = True, xpath: str = "") -> Any:
         if xpath:  # the expected location of the Signature: signxml's own ElementPath
             return super()._find(element, query, require=require, xpath=xpath)  # type: ignore[no-untyped-call]
-        prefix, _, local = query.rpartition(":")
-        result = next(element.iterchildren(f"{{{SIGNXML_NAMESPACES[prefix or 'ds']}}}{local}"), None)
+        result = next(element.iterchildren(_signxml_tag(query)), None)
         if require and result is None:
             super()._find(element, query, require=True)  # type: ignore[no-untyped-call]  # signxml's own InvalidInput
         return result
@@ -243,8 +248,7 @@ class _Verifier(XMLVerifier):
     def _findall(self, element: Any, query: str, xpath: str = "") -> Any:
         if xpath:
             return super()._findall(element, query, xpath=xpath)  # type: ignore[no-untyped-call]
-        prefix, _, local = query.rpartition(":")
-        return list(element.iterchildren(f"{{{SIGNXML_NAMESPACES[prefix or 'ds']}}}{local}"))
+        return list(element.iterchildren(_signxml_tag(query)))
 
     def _get_cert_description(self, cert: Any, cert_source: str) -> str:
         # signxml formats the subject DN for every verification, for an error message it rarely needs; the same

@@ -104,11 +104,14 @@ _CSV_ANY_ID: Final = ("request id", "correlation id")
 _CSV_ANY_STATUS: Final = ("status", "sign-in error code")
 
 
+SNIFF_HEAD: Final = 16384  # how much of the input `sniff` reads
+
+
 def sniff(data: bytes | memoryview | mmap.mmap) -> str | None:
     """ "json" or "csv" when the head of `data` looks like an Entra sign-in log, "other-log" when it looks like a
     log of some other product (a JSON array of objects, a CSV with a header row), else None. Cheap: the first
     16 KiB only."""
-    head = bytes(data[:16384]).removeprefix(_UTF8_BOM)
+    head = bytes(data[:SNIFF_HEAD]).removeprefix(_UTF8_BOM)
     stripped = head.lstrip()
     if stripped[:1] in (b"[", b"{"):
         events = sum(1 for k in _EVENT_KEYS if k in head)

@@ -27,7 +27,7 @@ def _skips(data: bytes) -> tuple[bool, bool, bool]:
     """Which readers the pipeline skips for `data`: (capture sniff, sign-in log sniff, split_paste)."""
     plain = data[:1] in pipeline._PLAIN_START
     few_commas = pipeline._commas_in_head(data) < 2
-    assert few_commas == (data.count(b",", 0, pipeline._LOG_HEAD) < 2)
+    assert few_commas == (data.count(b",", 0, signinlog.SNIFF_HEAD) < 2)
     return plain, plain and few_commas, plain and b"\n" not in data
 
 

@@ -332,8 +332,7 @@ def check_comment_in_nameid(ctx: Context) -> list[Finding]:
     name_id = assertion.find("saml:Subject/saml:NameID", NS) if assertion is not None else None
     if name_id is None and ctx.kind == "logout_request":
         name_id = child(ctx.root, NAME_ID)
-    # A comment is a child node: a NameID without children (the usual one) has none, and lxml's tree walk is skipped.
-    if name_id is None or len(name_id) == 0 or not has_comment(name_id):
+    if name_id is None or not has_comment(name_id):
         return []
     first = (name_id.text or "").strip()
     return [
