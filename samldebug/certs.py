@@ -23,8 +23,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
+from .catalog import finding
 from .instants import iso
-from .model import CertInfo
+from .model import CertInfo, Finding
 
 MAX_TEXT = 1024 * 1024  # one certificate (bundle) text; a PEM chain of 64 certificates fits in a tenth of it
 MAX_CERTS = 64  # certificates read from one text
@@ -253,3 +254,20 @@ def info(cert: x509.Certificate, source: str, now: datetime | None = None) -> Ce
 
 def same_key(a: x509.Certificate, b: x509.Certificate) -> bool:
     return _spki(a.public_key()) == _spki(b.public_key())
+
+
+MIN_RSA_BITS = 2048  # below this an RSA signing key is reported even when the signature verifies
+
+
+def weak_key(anchor: Anchor, where: str) -> Finding | None:
+    """`weak_signing_key` when the anchor that verified a signature (message, Redirect query or metadata) is an RSA
+    key under MIN_RSA_BITS."""
+    key = anchor.cert.public_key()
+    if not isinstance(key, rsa.RSAPublicKey) or key.key_size >= MIN_RSA_BITS:
+        return None
+    return finding(
+        "weak_signing_key",
+        expected=f"an RSA key of at least {MIN_RSA_BITS} bits",
+        actual=f"RSA {key.key_size} bits ({anchor.source})",
+        where=where,
+    )

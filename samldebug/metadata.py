@@ -16,7 +16,6 @@ from urllib.parse import parse_qsl, urlsplit
 
 import cryptography.exceptions
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import rsa
 from lxml import etree
 from signxml import SignatureConfiguration, XMLVerifier  # type: ignore[attr-defined]
 from signxml.exceptions import InvalidDigest, InvalidInput, InvalidSignature
@@ -481,17 +480,8 @@ def verify_signature(
                 "host, or a file downloaded from Entra), not from this signature.",
                 where=where,
             )
-        notes = [found]
-        public = anchor.cert.public_key()
-        if isinstance(public, rsa.RSAPublicKey) and public.key_size < 2048:
-            notes.append(
-                finding(
-                    "weak_signing_key",
-                    expected="an RSA key of at least 2048 bits",
-                    actual=f"RSA {public.key_size} bits ({anchor.source})",
-                    where=where,
-                )
-            )
+        small_key = certs.weak_key(anchor, where)
+        notes = [found] if small_key is None else [found, small_key]
         return ("valid" if n < len(trusted) else "self-signed"), key, notes
     tried = len(trusted) + len(own)
     if tried == 0:

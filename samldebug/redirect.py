@@ -207,16 +207,9 @@ def verify(
     data = octets(q, q.message, q.relay_state, q.sig_alg or "")
     for anchor in anchors:
         if _check(anchor.cert.public_key(), kind, algorithm, signature, data):
-            key = anchor.cert.public_key()
-            if isinstance(key, rsa.RSAPublicKey) and key.key_size < 2048:
-                out.append(
-                    finding(
-                        "weak_signing_key",
-                        expected="an RSA key of at least 2048 bits",
-                        actual=f"RSA {key.key_size} bits ({anchor.source})",
-                        where=WHERE,
-                    )
-                )
+            weak = certs.weak_key(anchor, WHERE)
+            if weak is not None:
+                out.append(weak)
             return result(SignatureStatus.VALID, anchor, None), out
     # Did the signer sign another encoding of the same values? Then the query was re-encoded after signing.
     fields = [("message", q.message), ("RelayState", q.relay_state), ("SigAlg", q.sig_alg)]

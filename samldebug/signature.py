@@ -111,7 +111,6 @@ _KEY_INFO, _KEY_VALUE = f"{{{DS}}}KeyInfo", f"{{{DS}}}KeyValue"
 _SIGNATURE_VALUE = f"{{{DS}}}SignatureValue"
 _STORED_MARKER = "".join(REMOVED.split())  # what a stored report puts in place of a SignatureValue
 _ADVICE = q("saml", "Advice")
-MIN_RSA_BITS = 2048  # below this an RSA signing key is reported even when the signature verifies
 _X509_DATA, _X509_CERT = f"{{{DS}}}X509Data", f"{{{DS}}}X509Certificate"
 _STRUCTURE_XPATH = etree.XPath(
     "//ds:Signature | //saml:Assertion | //saml:EncryptedAssertion", namespaces={"ds": DS, "saml": SAML}
@@ -844,17 +843,10 @@ def _anchor_findings(s: _Sig, now: datetime, run: _Run) -> None:
                 where=s.verified_by.source,
             )
         )
-    key = cert.public_key()
-    if isinstance(key, rsa.RSAPublicKey) and key.key_size < MIN_RSA_BITS and not run.weak_key_reported:
+    weak = certs.weak_key(s.verified_by, s.where) if not run.weak_key_reported else None
+    if weak is not None:
         run.weak_key_reported = True
-        run.add(
-            finding(
-                "weak_signing_key",
-                expected=f"an RSA key of at least {MIN_RSA_BITS} bits",
-                actual=f"RSA {key.key_size} bits ({s.verified_by.source})",
-                where=s.where,
-            )
-        )
+        run.add(weak)
 
 
 def _findings(

@@ -772,3 +772,11 @@ def test_signed_but_nothing_to_check_with() -> None:
     data = signed_metadata(k, [])
     status, _, found = verify_metadata_signature(parse(data, Limits()), data, [])
     assert status == "invalid" and found[0].severity is Severity.WARNING
+
+
+def test_metadata_signed_with_an_rsa_key_under_2048_bits_is_reported() -> None:
+    weak = make_keypair(cn="weak metadata signer", bits=1024)
+    data = signed_metadata(weak, [weak.cert])
+    status, _key, found = verify_metadata_signature(parse(data, Limits()), data, [Anchor(weak.cert, "pasted cert")])
+    assert status == "valid" and [f.code for f in found] == ["metadata_signature_valid", "weak_signing_key"]
+    assert "RSA 1024 bits (pasted cert)" in (found[1].actual or "")
