@@ -685,13 +685,21 @@ def _accept(run: _Run, answer: _Answer, target: _Target, now: datetime) -> Fetch
     return Fetched(url=target.url, body=body, fetched_at=now, from_cache=False, age_seconds=0)
 
 
-def _download(first: _Target, policy: FetchPolicy, now: datetime, resolver: Resolver, where: str) -> Fetched:
+@contextlib.contextmanager
+def _deadline(policy: FetchPolicy, resolver: Resolver, where: str) -> Iterator[_Run]:
+    """One fetch's run under `policy.total_timeout`: its watchdog fires at the deadline, whatever the fetch waits on."""
     watchdog = _Watchdog()
-    run = _Run(policy, resolver, time.monotonic() + policy.total_timeout, watchdog, where)
     timer = threading.Timer(policy.total_timeout, watchdog.fire)
     timer.daemon = True
     timer.start()
     try:
+        yield _Run(policy, resolver, time.monotonic() + policy.total_timeout, watchdog, where)
+    finally:
+        timer.cancel()
+
+
+def _download(first: _Target, policy: FetchPolicy, now: datetime, resolver: Resolver, where: str) -> Fetched:
+    with _deadline(policy, resolver, where) as run:
         target = first
         hop = 0
         while True:
@@ -720,8 +728,6 @@ def _download(first: _Target, policy: FetchPolicy, now: datetime, resolver: Reso
                 )
             hop += 1
             target = _check_url(urljoin(target.url, answer.location), policy, hop, where)
-    finally:
-        timer.cancel()
 
 
 def fetch_metadata(
@@ -864,17 +870,10 @@ def http_request(
     deadline bounds it all, the answer is size-capped, and redirects are not followed. Raises AnalysisStop."""
     where = clip(url)
     target = _check_url(url, policy, 0, where)
-    watchdog = _Watchdog()
-    run = _Run(policy, resolver, time.monotonic() + policy.total_timeout, watchdog, where)
-    timer = threading.Timer(policy.total_timeout, watchdog.fire)
-    timer.daemon = True
-    timer.start()
-    try:
+    with _deadline(policy, resolver, where) as run:
         return _first_address_that_connects(
             run, target, 0, lambda ip: _send(run, target, ip, method, headers or {}, body)
         )
-    finally:
-        timer.cancel()
 
 
 def _send(run: _Run, target: _Target, ip: str, method: str, headers: dict[str, str], body: bytes | None) -> HttpAnswer:
