@@ -262,7 +262,7 @@ def diagnose(
         if f.severity is not Severity.INFO and f is not best:
             evidence.append(_evidence(f))
     for e in errors:
-        ids = _ids(e)
+        ids = e.ids()
         if ids and not any(ids in x for x in evidence):
             evidence.append(f"AADSTS{e.code}: {ids}")
     key = _signing_key(messages)
@@ -305,15 +305,6 @@ def _forbidden(step: str, facts: Facts) -> bool:
         low = step.lower()
         return ("user.objectid" in low or "persistent" in low) and facts.name_id_source not in low
     return False
-
-
-def _ids(e: EntraError) -> str:
-    parts = [
-        f"{label} {value}"
-        for label, value in (("Trace ID", e.trace_id), ("Correlation ID", e.correlation_id), ("Timestamp", e.timestamp))
-        if value
-    ]
-    return ", ".join(parts)
 
 
 def _evidence(f: Finding) -> str:
@@ -640,7 +631,7 @@ def _aadsts(f: Finding, errors: Sequence[EntraError], messages: Sequence[Message
             "Entra refused the sign-in with AADSTS65001: nobody has consented to the app's permissions. Grant admin "
             "consent; assigning users does not fix consent."
         )
-    ids = _ids(error) if error else ""
+    ids = error.ids() if error else ""
     evidence = [f"AADSTS{code}" + (f": {message}" if message else "")]
     if ids:
         evidence.append(f"AADSTS{code}: {ids}")

@@ -124,16 +124,8 @@ def aadsts_findings(errors: list[EntraError], *, facts: dict[str, str] | None = 
     out = []
     for e in errors:
         entry = catalog.aadsts().get(e.code)
-        ids = [
-            f"{label} {value}"
-            for label, value in (
-                ("Trace ID", e.trace_id),
-                ("Correlation ID", e.correlation_id),
-                ("Timestamp", e.timestamp),
-            )
-            if value
-        ]
-        actual = f"AADSTS{e.code}" + (f": {e.message}" if e.message else "") + (f" ({', '.join(ids)})" if ids else "")
+        ids = e.ids()
+        actual = f"AADSTS{e.code}" + (f": {e.message}" if e.message else "") + (f" ({ids})" if ids else "")
         if entry is None:
             out.append(
                 finding(

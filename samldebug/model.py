@@ -188,6 +188,11 @@ class EntraError:
     timestamp: str | None
     source: str  # "StatusMessage", "error page", "error_description", "text", …
 
+    def ids(self) -> str:
+        """ "Trace ID …, Correlation ID …, Timestamp …" (those present), as support asks for them; "" when none."""
+        labelled = (("Trace ID", self.trace_id), ("Correlation ID", self.correlation_id), ("Timestamp", self.timestamp))
+        return ", ".join(f"{label} {value}" for label, value in labelled if value)
+
 
 @dataclass(frozen=True)
 class ChecklistRow:

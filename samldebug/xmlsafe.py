@@ -68,6 +68,17 @@ def _entities(name: str | None) -> AnalysisStop:
     )
 
 
+def _dtd_forbidden() -> AnalysisStop:
+    return AnalysisStop(
+        finding(
+            "dtd_forbidden",
+            "The XML carries a DOCTYPE, which SAML forbids: refused",
+            expected="no DOCTYPE",
+            actual="<!DOCTYPE …>",
+        )
+    )
+
+
 def classify_doctype(xml: bytes) -> AnalysisStop | None:
     """defusedxml's verdict on a document's DTD, or None when expat cannot read the text (the caller then
     classifies from the bytes). Two passes of defusedxml's expat parser, each stopping at the first declaration:
@@ -90,14 +101,7 @@ def classify_doctype(xml: bytes) -> AnalysisStop | None:
         return _xxe(str(e.sysid or e.pubid or "an external identifier"))
     except (ParseError, ValueError, defusedxml.DefusedXmlException):
         return None
-    return AnalysisStop(
-        finding(
-            "dtd_forbidden",
-            "The XML carries a DOCTYPE, which SAML forbids: refused",
-            expected="no DOCTYPE",
-            actual="<!DOCTYPE …>",
-        )
-    )
+    return _dtd_forbidden()
 
 
 def _refuse_doctype(text: bytes) -> AnalysisStop:
@@ -124,14 +128,7 @@ def _refuse_doctype(text: bytes) -> AnalysisStop:
                 actual="DOCTYPE with <!ENTITY …> definitions",
             )
         )
-    return AnalysisStop(
-        finding(
-            "dtd_forbidden",
-            "The XML carries a DOCTYPE, which SAML forbids: refused",
-            expected="no DOCTYPE",
-            actual="<!DOCTYPE …>",
-        )
-    )
+    return _dtd_forbidden()
 
 
 def parse(xml: bytes, limits: Limits) -> etree._Element:
